@@ -1,0 +1,29 @@
+"""cc_fuzz_test: a libFuzzer target that is also a corpus regression test.
+
+    cc_fuzz_test(name = "frame_decoder_fuzz", srcs = [...], deps = [...], corpus = glob([...]))
+
+makes
+  - `frame_decoder_fuzz`: a cc_test that replays every corpus file (runs in `bazel test //...`
+    with any compiler and under asan/tsan/ubsan);
+  - `frame_decoder_fuzz_fuzzer`: the libFuzzer binary, tagged manual, built only with
+    --config=fuzz (clang): `./bazelw run --config=fuzz //protocol:frame_decoder_fuzz_fuzzer`.
+"""
+
+def cc_fuzz_test(name, srcs, deps = [], corpus = [], **kwargs):
+    native.filegroup(name = name + "_corpus", srcs = corpus)
+    native.cc_test(
+        name = name,
+        srcs = srcs,
+        deps = deps + ["//bazel:fuzz_replay_main"],
+        args = ["$(locations :%s_corpus)" % name],
+        data = [":%s_corpus" % name],
+        **kwargs
+    )
+    native.cc_binary(
+        name = name + "_fuzzer",
+        srcs = srcs,
+        deps = deps,
+        linkopts = ["-fsanitize=fuzzer"],
+        tags = ["manual"],
+        testonly = True,
+    )

@@ -1,0 +1,68 @@
+#include "protocol/buffer.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "glog/logging.h"
+
+namespace protocol {
+namespace {
+// Small first allocation: a stray byte costs tens of bytes, not a page.
+constexpr size_t kMinCapacity = 64;
+}  // namespace
+
+void Buffer::Append(absl::string_view bytes) {
+  if (bytes.empty()) return;
+  std::memcpy(AppendUninitialized(bytes.size()), bytes.data(), bytes.size());
+}
+
+char* Buffer::AppendUninitialized(size_t n) {
+  if (capacity_ - end_ < n) MakeRoom(n);
+  char* out = storage_.get() + end_;
+  end_ += n;
+  return out;
+}
+
+void Buffer::Overwrite(size_t offset, absl::string_view bytes) {
+  DCHECK_LE(offset + bytes.size(), size());
+  std::memcpy(storage_.get() + begin_ + offset, bytes.data(), bytes.size());
+}
+
+void Buffer::Consume(size_t n) {
+  DCHECK_LE(n, size());
+  begin_ += n;
+  if (begin_ == end_) begin_ = end_ = 0;  // cheap reset keeps appends at the front
+}
+
+void Buffer::Truncate(size_t n) {
+  DCHECK_LE(n, size());
+  end_ = begin_ + n;
+  if (begin_ == end_) begin_ = end_ = 0;
+}
+
+void Buffer::Clear(size_t keep_capacity) {
+  begin_ = end_ = 0;
+  if (capacity_ > keep_capacity) {
+    storage_.reset();
+    capacity_ = 0;
+  }
+}
+
+void Buffer::MakeRoom(size_t n) {
+  const size_t stored = size();
+  // Slide stored bytes to the front when that frees enough room and the move is cheap compared
+  // with the space reclaimed; otherwise grow geometrically so appends stay amortised O(1).
+  if (capacity_ - stored >= n && begin_ >= stored) {
+    std::memmove(storage_.get(), data(), stored);
+  } else {
+    const size_t capacity = std::max({kMinCapacity, stored + n, capacity_ * 2});
+    std::unique_ptr<char[]> grown(new char[capacity]);
+    if (stored > 0) std::memcpy(grown.get(), data(), stored);
+    storage_ = std::move(grown);
+    capacity_ = capacity;
+  }
+  begin_ = 0;
+  end_ = stored;
+}
+
+}  // namespace protocol

@@ -1,0 +1,68 @@
+// Buffer: a growable byte queue for partial input and pending output.
+//
+// Bytes are appended at the back and consumed from the front, like muduo's Buffer. Storage is
+// allocated only when bytes are stored and grows with what is actually appended, so an idle
+// connection's empty buffers cost nothing and a client cannot make it reserve memory by
+// announcing a large frame.
+//
+//   Buffer out;
+//   out.Append("hello");
+//   size_t n = write(fd, out.data(), out.size());
+//   out.Consume(n);
+//
+// Not thread-safe: a buffer belongs to one connection, touched by one thread.
+#ifndef PROTOCOL_BUFFER_H_
+#define PROTOCOL_BUFFER_H_
+
+#include <cstddef>
+#include <memory>
+
+#include "absl/strings/string_view.h"
+
+namespace protocol {
+
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  Buffer(Buffer&&) = default;
+  Buffer& operator=(Buffer&&) = default;
+
+  const char* data() const { return storage_.get() + begin_; }
+  size_t size() const { return end_ - begin_; }
+  bool empty() const { return begin_ == end_; }
+  size_t capacity() const { return capacity_; }
+  absl::string_view view() const { return absl::string_view(data(), size()); }
+
+  void Append(absl::string_view bytes);
+
+  // Returns a pointer to `n` writable bytes at the back; they count as stored at once. Lets a
+  // producer write in place (e.g. a transformed reply) instead of building a temporary.
+  char* AppendUninitialized(size_t n);
+
+  // Overwrites already-stored bytes at `offset` from the front (used to patch a frame header).
+  void Overwrite(size_t offset, absl::string_view bytes);
+
+  // Drops `n` bytes from the front. Requires n <= size().
+  void Consume(size_t n);
+
+  // Drops bytes from the back so that `n` remain. Requires n <= size().
+  void Truncate(size_t n);
+
+  // Drops everything. Keeps the allocation if it is at most `keep_capacity` bytes, else frees it,
+  // so a buffer that once held a large frame does not pin that memory while idle.
+  void Clear(size_t keep_capacity = 0);
+
+ private:
+  void MakeRoom(size_t n);
+
+  std::unique_ptr<char[]> storage_;
+  size_t capacity_ = 0;
+  size_t begin_ = 0;  // first stored byte
+  size_t end_ = 0;    // one past the last stored byte
+};
+
+}  // namespace protocol
+
+#endif  // PROTOCOL_BUFFER_H_

@@ -1,0 +1,70 @@
+#include "protocol/buffer.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace protocol {
+namespace {
+
+TEST(BufferTest, EmptyBufferAllocatesNothing) {
+  Buffer b;
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(b.capacity(), 0u);
+}
+
+TEST(BufferTest, AppendConsumeKeepsOrder) {
+  Buffer b;
+  b.Append("hello ");
+  b.Append("world");
+  EXPECT_EQ(b.view(), "hello world");
+  b.Consume(6);
+  EXPECT_EQ(b.view(), "world");
+  b.Append("!");
+  EXPECT_EQ(b.view(), "world!");
+}
+
+TEST(BufferTest, GrowsWithAppendedBytesOnly) {
+  Buffer b;
+  b.Append("x");
+  EXPECT_LE(b.capacity(), 64u);
+  std::string big(10000, 'y');
+  b.Append(big);
+  EXPECT_EQ(b.size(), 10001u);
+  EXPECT_LE(b.capacity(), 2 * 10001u);
+}
+
+TEST(BufferTest, ReusesSpaceAtTheFrontInsteadOfGrowing) {
+  Buffer b;
+  b.Append(std::string(1000, 'a'));
+  const size_t capacity = b.capacity();
+  for (int i = 0; i < 100; ++i) {
+    b.Consume(900);
+    b.Append(std::string(900, 'b'));
+  }
+  EXPECT_EQ(b.capacity(), capacity);
+  EXPECT_EQ(b.size(), 1000u);
+}
+
+TEST(BufferTest, TruncateAndOverwrite) {
+  Buffer b;
+  b.Append("abcdef");
+  b.Overwrite(1, "XY");
+  EXPECT_EQ(b.view(), "aXYdef");
+  b.Truncate(2);
+  EXPECT_EQ(b.view(), "aX");
+}
+
+TEST(BufferTest, ClearFreesLargeAllocationsOnly) {
+  Buffer b;
+  b.Append(std::string(100, 'a'));
+  b.Clear(/*keep_capacity=*/256);
+  EXPECT_GT(b.capacity(), 0u);
+  b.Append(std::string(5000, 'a'));
+  b.Clear(/*keep_capacity=*/256);
+  EXPECT_EQ(b.capacity(), 0u);
+  EXPECT_TRUE(b.empty());
+}
+
+}  // namespace
+}  // namespace protocol

@@ -1,0 +1,76 @@
+// FrameDecoder: turns a byte stream, received in chunks of any size, into frames.
+//
+// Feed it each chunk as it arrives and take frames with Next() until it reports that it needs
+// more bytes. It copies as little as possible: while it holds no partial frame, a fed chunk is
+// only referenced, and frames are returned as views into it. Call Retain() before the chunk's
+// memory is reused; only then are the leftover bytes (an incomplete frame, or frames not yet
+// taken) copied into the decoder's own buffer, which grows with the bytes that actually arrived,
+// never with a length a header announces.
+//
+//   FrameDecoder decoder({.max_frame_bytes = 1 << 20});
+//   decoder.Feed(absl::string_view(scratch, n));
+//   while (true) {
+//     absl::StatusOr<std::optional<Frame>> frame = decoder.Next();
+//     if (!frame.ok()) { /* bad length: close the stream */ }
+//     if (!frame->has_value()) break;  // needs more bytes
+//     Handle((*frame)->payload);
+//   }
+//   decoder.Retain();  // scratch may now be reused
+//
+// A header whose length exceeds the limit is checked as soon as its 4 bytes are in, before
+// anything is sized for the payload; it makes Next() return an error, and the decoder stays
+// failed (a length-prefixed stream cannot be resynchronised).
+//
+// Not thread-safe: one decoder per connection, used by one thread.
+#ifndef PROTOCOL_FRAME_DECODER_H_
+#define PROTOCOL_FRAME_DECODER_H_
+
+#include <cstdint>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "protocol/buffer.h"
+#include "protocol/frame.h"
+
+namespace protocol {
+
+class FrameDecoder {
+ public:
+  struct Options {
+    uint32_t max_frame_bytes = kDefaultMaxFrameBytes;  // at most kMaxFrameLimit
+    // Whether frames may carry the error flag (true when decoding a server's replies).
+    bool allow_error_frames = false;
+  };
+
+  explicit FrameDecoder(Options options);
+
+  // Adds a chunk of the stream. While nothing is buffered the chunk is referenced, not copied:
+  // it must stay valid until Retain() or the next Feed().
+  void Feed(absl::string_view chunk);
+
+  // Returns the next complete frame, std::nullopt when more bytes are needed, or an
+  // InvalidArgument error for a header above the limit. A returned payload stays valid until
+  // the next call to Feed() or Retain().
+  absl::StatusOr<std::optional<Frame>> Next();
+
+  // Copies bytes still referenced from the last fed chunk into the decoder's own buffer.
+  void Retain();
+
+  // Bytes received but not yet returned as frames.
+  size_t buffered_bytes() const { return borrowed_.size() + owned_.size(); }
+
+  // Memory the decoder holds for buffered bytes (for tests of memory bounds).
+  size_t owned_capacity() const { return owned_.capacity(); }
+
+ private:
+  Options options_;
+  absl::Status failure_;        // sticky once a bad header is seen
+  absl::string_view borrowed_;  // unconsumed part of the caller's chunk (never with owned_)
+  Buffer owned_;                // copied leftovers
+};
+
+}  // namespace protocol
+
+#endif  // PROTOCOL_FRAME_DECODER_H_
