@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "protocol/buffer.h"
 
@@ -56,6 +57,11 @@ void AppendFrame(absl::string_view payload, Buffer* out, FrameKind kind = FrameK
 // FinishFrame with that offset to write the length.
 size_t BeginFrame(Buffer* out);
 void FinishFrame(size_t header_offset, FrameKind kind, Buffer* out);
+
+// Error replies carry "<CODE>: <message>", e.g. "INTERNAL: handler failed" (docs/protocol.md).
+void AppendErrorFrame(const absl::Status& status, Buffer* out);
+// Turns an error frame's payload back into a status (UNKNOWN if the code is not recognised).
+absl::Status StatusFromErrorPayload(absl::string_view payload);
 
 }  // namespace protocol
 

@@ -179,5 +179,19 @@ TEST(FrameEncoderTest, BeginFinishWritesThePayloadInPlace) {
   EXPECT_EQ(out.view(), absl::string_view("prefix\x80\x00\x00\x08in place", 18));
 }
 
+TEST(ErrorFrameTest, RoundTripsTheStatus) {
+  Buffer out;
+  AppendErrorFrame(absl::ResourceExhaustedError("too many connections"), &out);
+  EXPECT_EQ(out.view().substr(4), "RESOURCE_EXHAUSTED: too many connections");
+  FrameDecoder decoder({.allow_error_frames = true});
+  decoder.Feed(out.view());
+  absl::StatusOr<std::optional<Frame>> frame = decoder.Next();
+  ASSERT_TRUE(frame.ok() && frame->has_value());
+  EXPECT_EQ((*frame)->kind, FrameKind::kError);
+  EXPECT_EQ(StatusFromErrorPayload((*frame)->payload),
+            absl::ResourceExhaustedError("too many connections"));
+  EXPECT_EQ(StatusFromErrorPayload("garbage").code(), absl::StatusCode::kUnknown);
+}
+
 }  // namespace
 }  // namespace protocol

@@ -1,0 +1,102 @@
+// The server binary: parse flags, pick the handler from the registry, serve until SIGINT or
+// SIGTERM, then shut down gracefully and exit 0. Which handlers exist is decided by what the
+// binary links (handlers/handlers.bzl), not by this file.
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/cli.h"
+#include "glog/logging.h"
+#include "handlers/registry.h"
+#include "server/flags.h"
+#include "server/server.h"
+#include "server/socket.h"
+
+namespace {
+
+const handlers::HandlerInfo& FindHandlerOrExit(const std::string& flag, const std::string& name) {
+  const handlers::HandlerInfo* info = handlers::HandlerRegistry::Global().Find(name);
+  if (info == nullptr) {
+    common::UsageError(absl::StrCat("--", flag, ": unknown handler '", name, "'; available: ",
+                                    absl::StrJoin(handlers::HandlerRegistry::Global().Names(), ", ")));
+  }
+  return *info;
+}
+
+// Written to a temporary name and renamed, so a reader never sees a half-written port.
+void WritePortFile(const std::string& path, int port) {
+  const std::string temporary = path + ".tmp";
+  std::ofstream(temporary) << port << "\n";
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    PLOG(ERROR) << "cannot write --port_file " << path;
+  }
+}
+
+std::string HostPort(const std::string& address, int port) {
+  return address.find(':') == std::string::npos ? absl::StrCat(address, ":", port)
+                                                 : absl::StrCat("[", address, "]:", port);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string usage = "Serves length-prefixed frames with a pluggable handler.\n\n"
+                      "Usage: server [--handler=NAME] [--port=N] [flags]\n\nHandlers:";
+  for (const std::string& name : handlers::HandlerRegistry::Global().Names()) {
+    absl::StrAppend(&usage, "\n  ", name, ": ",
+                    handlers::HandlerRegistry::Global().Find(name)->description);
+  }
+  const std::vector<std::string> args = common::ParseCommandLine(argc, argv, usage);
+  if (!args.empty()) common::UsageError(absl::StrCat("unexpected argument '", args[0], "'"));
+  if (absl::Status status = handlers::HandlerRegistry::Global().status(); !status.ok()) {
+    LOG(ERROR) << status.message();
+    return 1;
+  }
+  absl::StatusOr<server::ServerOptions> options = server::OptionsFromFlags();
+  if (!options.ok()) common::UsageError(options.status().message());
+  const handlers::HandlerInfo& handler = FindHandlerOrExit("handler", FLAGS_handler);
+  const handlers::HandlerInfo* stats_handler =
+      FLAGS_stats_port >= 0 ? &FindHandlerOrExit("stats_handler", FLAGS_stats_handler) : nullptr;
+
+  // SIGINT/SIGTERM are taken by sigwait() below, never by a worker thread: block them before
+  // any thread starts (threads inherit the mask). A peer that vanishes must not kill us.
+  sigset_t shutdown_signals;
+  sigemptyset(&shutdown_signals);
+  sigaddset(&shutdown_signals, SIGINT);
+  sigaddset(&shutdown_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  const int fd_limit = server::RaiseFileDescriptorLimit();
+  if (fd_limit < options->max_connections + 64) {
+    LOG(WARNING) << "file descriptor limit " << fd_limit << " is below --max_connections="
+                 << options->max_connections << "; accepts will pause when it is reached";
+  }
+
+  server::Server server(*options);
+  server.AddListener({FLAGS_bind, FLAGS_port, handler.factory});
+  if (stats_handler != nullptr) {
+    server.AddListener({FLAGS_bind, FLAGS_stats_port, stats_handler->factory});
+  }
+  if (absl::Status status = server.Start(); !status.ok()) {
+    LOG(ERROR) << status.message();
+    return 1;
+  }
+  LOG(INFO) << "listening on " << HostPort(FLAGS_bind, server.port(0)) << " handler=" << handler.name
+            << " workers=" << options->workers
+            << (stats_handler ? absl::StrCat(" stats=", HostPort(FLAGS_bind, server.port(1)))
+                              : std::string());
+  if (!FLAGS_port_file.empty()) WritePortFile(FLAGS_port_file, server.port(0));
+
+  int signal_number = 0;
+  sigwait(&shutdown_signals, &signal_number);
+  LOG(INFO) << "received " << strsignal(signal_number) << "; shutting down (grace "
+            << options->shutdown_grace << ")";
+  server.Shutdown();
+  LOG(INFO) << "stopped";
+  return 0;
+}

@@ -1,0 +1,104 @@
+#include "server/socket.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace server {
+namespace {
+
+absl::Status ErrnoError(absl::string_view what, absl::string_view address, int port) {
+  return absl::UnavailableError(
+      absl::StrCat(what, " ", address, " port ", port, ": ", std::strerror(errno)));
+}
+
+}  // namespace
+
+absl::StatusOr<int> ListenTcp(absl::string_view address, int port) {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  const std::string host(address);
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    length = sizeof(*v4);
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    length = sizeof(*v6);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", address, "' is not an IPv4 or IPv6 address literal"));
+  }
+  const int fd = socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoError("cannot create a socket for", address, port);
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (storage.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) {
+    const absl::Status status = ErrnoError("cannot bind", address, port);
+    close(fd);
+    return status;
+  }
+  if (listen(fd, SOMAXCONN) != 0) {
+    const absl::Status status = ErrnoError("cannot listen on", address, port);
+    close(fd);
+    return status;
+  }
+  return fd;
+}
+
+absl::StatusOr<int> LocalPort(int fd) {
+  sockaddr_storage storage{};
+  socklen_t length = sizeof(storage);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) {
+    return absl::InternalError(absl::StrCat("getsockname: ", std::strerror(errno)));
+  }
+  if (storage.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port);
+  }
+  return ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
+}
+
+std::string PeerName(int fd) {
+  sockaddr_storage storage{};
+  socklen_t length = sizeof(storage);
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) return "?";
+  if (storage.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
+    return absl::StrCat("[", text, "]:", ntohs(v6->sin6_port));
+  }
+  const auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+  inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
+  return absl::StrCat(text, ":", ntohs(v4->sin_port));
+}
+
+void SetNoDelay(int fd) {
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int RaiseFileDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  return static_cast<int>(limit.rlim_cur);
+}
+
+}  // namespace server

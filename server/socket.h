@@ -1,0 +1,31 @@
+// Socket helpers for the server: listening, options, the process's descriptor limit.
+// Plain functions over file descriptors; errors come back as absl::Status naming the address.
+#ifndef SERVER_SOCKET_H_
+#define SERVER_SOCKET_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace server {
+
+// A non-blocking, close-on-exec listening TCP socket on `address` (an IPv4 or IPv6 literal) and
+// `port` (0 picks a free one).
+absl::StatusOr<int> ListenTcp(absl::string_view address, int port);
+
+// The local port a bound socket got.
+absl::StatusOr<int> LocalPort(int fd);
+
+// "127.0.0.1:5000" or "[::1]:5000" for the peer of a connected socket; "?" if unknown.
+std::string PeerName(int fd);
+
+// Turns off Nagle's algorithm: replies are written whole, so delaying them only adds latency.
+void SetNoDelay(int fd);
+
+// Raises the soft RLIMIT_NOFILE to the hard limit and returns the new soft limit.
+int RaiseFileDescriptorLimit();
+
+}  // namespace server
+
+#endif  // SERVER_SOCKET_H_

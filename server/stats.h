@@ -1,0 +1,96 @@
+// The server's statistics: counters kept per thread, summed only when someone asks.
+//
+// Each worker (and the acceptor) writes only its own counters, with relaxed atomic stores: no
+// lock and no shared cache line on the hot path. ServerStats::Snapshot() reads them all from any
+// thread and publishes them through the handlers::StatsSource interface, in the names and order
+// documented in docs/stats.md.
+//
+//   ServerStats stats(/*workers=*/2);
+//   stats.worker(0).frames_in.Add(1);          // on worker 0's thread only
+//   std::vector<handlers::Stat> now = stats.Snapshot();   // any thread
+#ifndef SERVER_STATS_H_
+#define SERVER_STATS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common/latency_histogram.h"
+#include "handlers/handler.h"
+
+namespace server {
+
+// A number written by one thread and read by any.
+class Counter {
+ public:
+  void Add(int64_t n = 1) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void Set(int64_t n) { value_.store(n, std::memory_order_relaxed); }
+  int64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> value_{0};
+};
+
+// Request latencies of the last minute: six 10-second histograms, recycled as time moves on.
+// Record() on the owning thread only; AddTo() from any thread.
+class RecentLatency {
+ public:
+  static constexpr int kSlots = 6;
+  static constexpr int64_t kSlotNanos = 10'000'000'000;
+
+  void Record(int64_t now_ns, absl::Duration latency, uint64_t count);
+  void AddTo(int64_t now_ns, common::LatencyHistogram::Snapshot* snapshot) const;
+
+ private:
+  std::array<common::LatencyHistogram, kSlots> slots_;
+  std::array<std::atomic<int64_t>, kSlots> slot_epoch_{};  // which 10 s period a slot holds
+};
+
+struct WorkerStats {
+  Counter active_connections;
+  Counter frames_in;
+  Counter frames_out;
+  Counter bytes_in;
+  Counter bytes_out;
+  Counter handler_errors;
+  Counter closed_idle_timeout;
+  Counter closed_frame_timeout;
+  Counter closed_protocol_error;
+  Counter reads_paused;
+  Counter fairness_yields;
+  Counter pending_output_max;  // largest pending output of this worker's connections, now
+  RecentLatency latency;
+};
+
+struct AcceptorStats {
+  Counter accepted;
+  Counter rejected_limit;
+  Counter accept_pauses;
+};
+
+class ServerStats : public handlers::StatsSource {
+ public:
+  explicit ServerStats(int workers);
+
+  WorkerStats& worker(int index) { return *workers_[index]; }
+  AcceptorStats& acceptor() { return acceptor_; }
+  int workers() const { return static_cast<int>(workers_.size()); }
+
+  // Connections handed to workers and not yet closed. The acceptor adds, workers subtract.
+  std::atomic<int64_t> open_connections{0};
+
+  std::vector<handlers::Stat> Snapshot() const override;
+
+ private:
+  const int64_t start_ns_;
+  std::vector<std::unique_ptr<WorkerStats>> workers_;  // one allocation each: no false sharing
+  AcceptorStats acceptor_;
+};
+
+}  // namespace server
+
+#endif  // SERVER_STATS_H_
