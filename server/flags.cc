@@ -12,6 +12,7 @@ DEFINE_int32(stats_port, -1,
              "If >= 0, also listen on this port (0: any free port) with --stats_handler, so "
              "statistics can be read while --handler serves. -1: no stats listener.");
 DEFINE_string(stats_handler, "stats", "Handler for the --stats_port listener.");
+DEFINE_string(stats_port_file, "", "If set, the bound --stats_port is written to this file.");
 DEFINE_int32(workers, 0, "Number of worker threads; 0 means one per CPU.");
 DEFINE_int32(max_connections, 10000,
              "Open connections allowed; beyond this new ones get an error reply and are closed.");

@@ -14,6 +14,7 @@ DECLARE_int32(port);
 DECLARE_string(port_file);
 DECLARE_int32(stats_port);
 DECLARE_string(stats_handler);
+DECLARE_string(stats_port_file);
 
 namespace server {
 

@@ -90,7 +90,10 @@ int main(int argc, char** argv) {
             << " workers=" << options->workers
             << (stats_handler ? absl::StrCat(" stats=", HostPort(FLAGS_bind, server.port(1)))
                               : std::string());
-  if (!FLAGS_port_file.empty()) WritePortFile(FLAGS_port_file, server.port(0));
+  if (!FLAGS_stats_port_file.empty() && stats_handler != nullptr) {
+    WritePortFile(FLAGS_stats_port_file, server.port(1));
+  }
+  if (!FLAGS_port_file.empty()) WritePortFile(FLAGS_port_file, server.port(0));  // last: "ready"
 
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);

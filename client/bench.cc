@@ -1,0 +1,254 @@
+#include "client/bench.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/client.h"
+#include "protocol/buffer.h"
+#include "protocol/frame.h"
+#include "protocol/frame_decoder.h"
+
+namespace client {
+namespace {
+
+int64_t NowNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+struct BenchConnection {
+  std::unique_ptr<Client> client;  // owns the socket; used here only for its fd
+  protocol::FrameDecoder decoder{{.allow_error_frames = true}};
+  protocol::Buffer output;
+  std::deque<int64_t> sent_at;  // send time of each request in flight, oldest first
+  bool want_write = false;
+  bool dead = false;
+};
+
+// One thread's share of the load.
+class BenchThread {
+ public:
+  BenchThread(const BenchOptions& options, std::string request, std::string expected,
+              int64_t requests, BenchProgress* progress)
+      : options_(options),
+        request_frame_(),
+        expected_(std::move(expected)),
+        remaining_(requests),
+        progress_(progress),
+        read_buffer_(256 << 10, '\0') {
+    protocol::AppendFrame(request, &request_frame_);
+  }
+
+  absl::Status Connect(int count) {
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    for (int i = 0; i < count; ++i) {
+      absl::StatusOr<std::unique_ptr<Client>> client =
+          Client::Connect(options_.host, options_.port, options_.timeout);
+      if (!client.ok()) return client.status();
+      auto c = std::make_unique<BenchConnection>();
+      c->client = std::move(*client);
+      epoll_event event{};
+      event.events = EPOLLIN;
+      event.data.ptr = c.get();
+      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c->client->fd(), &event);
+      connections_.push_back(std::move(c));
+    }
+    return absl::OkStatus();
+  }
+
+  void Run(int64_t stop_at_ns) {
+    stop_at_ns_ = stop_at_ns;
+    const int64_t start = NowNanos();
+    for (auto& c : connections_) Refill(c.get(), start);
+    epoll_event events[256];
+    while (in_flight_ > 0) {
+      const int n = epoll_wait(epoll_fd_, events, 256, 100);
+      const int64_t now = NowNanos();
+      for (int i = 0; i < n; ++i) {
+        auto* c = static_cast<BenchConnection*>(events[i].data.ptr);
+        if (c->dead) continue;
+        if (events[i].events & EPOLLOUT) Write(c);
+        if (!c->dead && (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) Read(c, now);
+      }
+      if (n == 0) CheckStalled(now);
+    }
+    elapsed_ = absl::Nanoseconds(NowNanos() - start);
+    close(epoll_fd_);
+  }
+
+  void AddTo(BenchResult* result) const {
+    result->requests += done_;
+    result->errors += errors_;
+    result->mismatches += mismatches_;
+    result->bytes += bytes_;
+    result->latency.Merge(latency_.TakeSnapshot());
+    result->elapsed = std::max(result->elapsed, elapsed_);
+    if (result->first_error.empty()) result->first_error = first_error_;
+  }
+
+ private:
+  bool MaySend(int64_t now) const {
+    return options_.requests > 0 ? remaining_ > 0 : now < stop_at_ns_;
+  }
+
+  // Tops the connection up to `pipeline` requests in flight and writes them in one call.
+  void Refill(BenchConnection* c, int64_t now) {
+    while (static_cast<int>(c->sent_at.size()) < options_.pipeline && MaySend(now)) {
+      c->output.Append(request_frame_.view());
+      c->sent_at.push_back(now);
+      --remaining_;
+      ++in_flight_;
+    }
+    Write(c);
+  }
+
+  void Write(BenchConnection* c) {
+    if (!c->output.empty()) {
+      const ssize_t n = send(c->client->fd(), c->output.data(), c->output.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        c->output.Consume(n);
+      } else if (errno != EAGAIN && errno != EINTR) {
+        Fail(c, absl::StrCat("send to ", c->client->address(), ": ", std::strerror(errno)));
+        return;
+      }
+    }
+    const bool want_write = !c->output.empty();
+    if (want_write != c->want_write) {
+      epoll_event event{};
+      event.events = EPOLLIN | (want_write ? EPOLLOUT : 0);
+      event.data.ptr = c;
+      epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->client->fd(), &event);
+      c->want_write = want_write;
+    }
+  }
+
+  void Read(BenchConnection* c, int64_t now) {
+    const ssize_t n = read(c->client->fd(), read_buffer_.data(), read_buffer_.size());
+    if (n <= 0) {
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+      Fail(c, n == 0 ? absl::StrCat(c->client->address(), " closed the connection")
+                     : absl::StrCat("read from ", c->client->address(), ": ", std::strerror(errno)));
+      return;
+    }
+    c->decoder.Feed(absl::string_view(read_buffer_.data(), n));
+    int replies = 0;
+    while (true) {
+      absl::StatusOr<std::optional<protocol::Frame>> frame = c->decoder.Next();
+      if (!frame.ok()) {
+        Fail(c, absl::StrCat("bad reply from ", c->client->address(), ": ", frame.status().message()));
+        return;
+      }
+      if (!frame->has_value()) break;
+      if (c->sent_at.empty()) {
+        Fail(c, absl::StrCat("unexpected reply from ", c->client->address()));
+        return;
+      }
+      latency_.Record(absl::Nanoseconds(now - c->sent_at.front()));
+      c->sent_at.pop_front();
+      --in_flight_;
+      ++done_;
+      ++replies;
+      bytes_ += 2 * (*frame)->payload.size();
+      if ((*frame)->kind == protocol::FrameKind::kError) {
+        ++errors_;
+        if (first_error_.empty()) first_error_ = std::string((*frame)->payload);
+      } else if (options_.verify != Verify::kNone && (*frame)->payload != expected_) {
+        ++mismatches_;
+      }
+    }
+    c->decoder.Retain();
+    if (progress_ != nullptr && replies > 0) {
+      progress_->requests.fetch_add(replies, std::memory_order_relaxed);
+    }
+    Refill(c, now);
+  }
+
+  // Replies that never come count as errors once the timeout has passed with no progress.
+  void CheckStalled(int64_t now) {
+    for (auto& c : connections_) {
+      if (!c->dead && !c->sent_at.empty() &&
+          now - c->sent_at.front() > absl::ToInt64Nanoseconds(options_.timeout)) {
+        Fail(c.get(), absl::StrCat("no reply from ", c->client->address(), " within ",
+                                   absl::FormatDuration(options_.timeout)));
+      }
+    }
+  }
+
+  void Fail(BenchConnection* c, std::string message) {
+    if (first_error_.empty()) first_error_ = std::move(message);
+    errors_ += 1 + static_cast<int64_t>(c->sent_at.size());
+    if (progress_ != nullptr) progress_->errors.fetch_add(1, std::memory_order_relaxed);
+    in_flight_ -= static_cast<int64_t>(c->sent_at.size());
+    c->sent_at.clear();
+    c->dead = true;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->client->fd(), nullptr);
+  }
+
+  const BenchOptions& options_;
+  protocol::Buffer request_frame_;
+  const std::string expected_;
+  int64_t remaining_;
+  BenchProgress* progress_;
+  std::string read_buffer_;
+  std::vector<std::unique_ptr<BenchConnection>> connections_;
+  int epoll_fd_ = -1;
+  int64_t stop_at_ns_ = 0;
+  int64_t in_flight_ = 0;
+  int64_t done_ = 0, errors_ = 0, mismatches_ = 0, bytes_ = 0;
+  common::LatencyHistogram latency_;
+  absl::Duration elapsed_;
+  std::string first_error_;
+};
+
+std::string MakePayload(int size) {
+  std::string payload(size, '\0');
+  for (int i = 0; i < size; ++i) payload[i] = "abcdefghijklmnopqrstuvwxyz0123456789-"[i % 37];
+  return payload;
+}
+
+std::string Expected(const std::string& payload, Verify verify) {
+  if (verify != Verify::kUppercase) return payload;
+  std::string upper = payload;
+  for (char& ch : upper) {
+    if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+  }
+  return upper;
+}
+
+}  // namespace
+
+absl::StatusOr<BenchResult> RunBench(const BenchOptions& options, BenchProgress* progress) {
+  const int threads = std::max(1, std::min(options.threads, options.connections));
+  const std::string payload = MakePayload(options.payload_bytes);
+  const std::string expected = Expected(payload, options.verify);
+  std::vector<std::unique_ptr<BenchThread>> workers;
+  for (int t = 0; t < threads; ++t) {
+    // Spread connections and requests evenly; the first threads take the remainders.
+    const int connections = options.connections / threads + (t < options.connections % threads);
+    const int64_t requests = options.requests / threads + (t < options.requests % threads);
+    workers.push_back(
+        std::make_unique<BenchThread>(options, payload, expected, requests, progress));
+    if (absl::Status s = workers.back()->Connect(connections); !s.ok()) return s;
+  }
+  const int64_t stop_at = NowNanos() + absl::ToInt64Nanoseconds(options.duration);
+  std::vector<std::thread> running;
+  for (auto& w : workers) running.emplace_back([&w, stop_at] { w->Run(stop_at); });
+  for (std::thread& t : running) t.join();
+  BenchResult result;
+  for (const auto& w : workers) w->AddTo(&result);
+  return result;
+}
+
+}  // namespace client

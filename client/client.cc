@@ -1,0 +1,171 @@
+#include "client/client.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "protocol/buffer.h"
+
+namespace client {
+namespace {
+
+constexpr size_t kReadChunk = 64 << 10;
+
+std::string HostPort(absl::string_view host, int port) {
+  return host.find(':') == absl::string_view::npos ? absl::StrCat(host, ":", port)
+                                                   : absl::StrCat("[", host, "]:", port);
+}
+
+// Connects one resolved address without blocking past `deadline`. Returns the fd or -errno.
+int ConnectOne(const addrinfo* ai, absl::Time deadline) {
+  const int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
+    const int error = errno;
+    close(fd);
+    return -error;
+  }
+  pollfd p{fd, POLLOUT, 0};
+  const int64_t wait_ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now()));
+  if (poll(&p, 1, static_cast<int>(wait_ms)) != 1) {
+    close(fd);
+    return -ETIMEDOUT;
+  }
+  int error = 0;
+  socklen_t length = sizeof(error);
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
+  if (error != 0) {
+    close(fd);
+    return -error;
+  }
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return fd;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(absl::string_view host, int port,
+                                                        absl::Duration timeout,
+                                                        uint32_t max_frame_bytes) {
+  const std::string address = HostPort(host, port);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string host_string(host), port_string = std::to_string(port);
+  if (const int rc = getaddrinfo(host_string.c_str(), port_string.c_str(), &hints, &found);
+      rc != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot resolve ", host, ": ", gai_strerror(rc)));
+  }
+  const absl::Time deadline = absl::Now() + timeout;
+  int result = -ECONNREFUSED;
+  for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    result = ConnectOne(ai, deadline);
+    if (result >= 0) break;
+  }
+  freeaddrinfo(found);
+  if (result < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to ", address, ": ", std::strerror(-result)));
+  }
+  return std::unique_ptr<Client>(new Client(result, address, timeout, max_frame_bytes));
+}
+
+Client::Client(int fd, std::string address, absl::Duration timeout, uint32_t max_frame_bytes)
+    : fd_(fd),
+      address_(std::move(address)),
+      timeout_(timeout),
+      decoder_({.max_frame_bytes = max_frame_bytes, .allow_error_frames = true}),
+      read_buffer_(kReadChunk, '\0') {}
+
+Client::~Client() { close(fd_); }
+
+absl::Status Client::WaitFor(short events, absl::Time deadline, absl::string_view doing) {
+  while (true) {
+    pollfd p{fd_, events, 0};
+    const int64_t wait_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    if (wait_ms <= 0) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("timed out after ", absl::FormatDuration(timeout_), " ", doing, " ",
+                       address_));
+    }
+    const int rc = poll(&p, 1, static_cast<int>(wait_ms));
+    if (rc > 0) return absl::OkStatus();
+    if (rc < 0 && errno != EINTR) {
+      return absl::UnavailableError(absl::StrCat("poll: ", std::strerror(errno)));
+    }
+  }
+}
+
+absl::Status Client::Send(absl::string_view payload) {
+  protocol::Buffer frame;
+  protocol::AppendFrame(payload, &frame);
+  return SendRaw(frame.view());
+}
+
+absl::Status Client::SendRaw(absl::string_view bytes) {
+  const absl::Time deadline = absl::Now() + timeout_;
+  while (!bytes.empty()) {
+    const ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      bytes.remove_prefix(n);
+    } else if (errno == EAGAIN || errno == EINTR) {
+      if (absl::Status s = WaitFor(POLLOUT, deadline, "sending to"); !s.ok()) return s;
+    } else {
+      return absl::UnavailableError(
+          absl::StrCat("cannot send to ", address_, ": ", std::strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Client::Reply> Client::Receive() {
+  const absl::Time deadline = absl::Now() + timeout_;
+  while (true) {
+    absl::StatusOr<std::optional<protocol::Frame>> frame = decoder_.Next();
+    if (!frame.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("bad reply from ", address_, ": ", frame.status().message()));
+    }
+    if (frame->has_value()) {
+      Reply reply{std::string((*frame)->payload), (*frame)->kind == protocol::FrameKind::kError};
+      return reply;
+    }
+    decoder_.Retain();  // read_buffer_ is reused below
+    const ssize_t n = read(fd_, read_buffer_.data(), read_buffer_.size());
+    if (n > 0) {
+      decoder_.Feed(absl::string_view(read_buffer_.data(), n));
+    } else if (n == 0) {
+      return absl::UnavailableError(absl::StrCat(
+          address_, " closed the connection",
+          decoder_.buffered_bytes() > 0 ? " in the middle of a reply" : " before replying"));
+    } else if (errno == EAGAIN || errno == EINTR) {
+      if (absl::Status s = WaitFor(POLLIN, deadline, "waiting for a reply from"); !s.ok()) {
+        return s;
+      }
+    } else {
+      return absl::UnavailableError(
+          absl::StrCat("cannot read from ", address_, ": ", std::strerror(errno)));
+    }
+  }
+}
+
+absl::StatusOr<Client::Reply> Client::Call(absl::string_view payload) {
+  if (absl::Status s = Send(payload); !s.ok()) return s;
+  return Receive();
+}
+
+void Client::ShutdownWrite() { shutdown(fd_, SHUT_WR); }
+
+}  // namespace client
