@@ -1,0 +1,155 @@
+#include "tests/server_process.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "client/client.h"
+
+namespace tests {
+
+std::string RunfilePath(const std::string& path) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  return absl::StrCat(srcdir ? srcdir : ".", "/", workspace ? workspace : "tcp_server", "/", path);
+}
+
+bool WaitUntil(const std::function<bool()>& check, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (check()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return check();
+}
+
+namespace {
+
+int ReadIntFile(const std::string& path) {
+  std::ifstream in(path);
+  int value = 0;
+  return (in >> value) ? value : 0;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+absl::StatusOr<ServerProcess> ServerProcess::Start(std::vector<std::string> flags,
+                                                   const std::string& binary) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  std::string dir_template = absl::StrCat(tmp ? tmp : "/tmp", "/server.XXXXXX");
+  if (mkdtemp(dir_template.data()) == nullptr) return absl::InternalError("mkdtemp failed");
+  const std::string dir = dir_template;
+  const std::string path = RunfilePath(binary);
+  std::vector<std::string> args = {path, "--port=0", "--port_file=" + dir + "/port",
+                                   "--stats_port=0", "--stats_port_file=" + dir + "/stats_port"};
+  args.insert(args.end(), flags.begin(), flags.end());
+
+  // Everything the child needs is prepared before fork(): after it, only async-signal-safe calls.
+  const std::string log = dir + "/log";
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (log_fd >= 0) dup2(log_fd, STDERR_FILENO);
+    execv(path.c_str(), argv.data());
+    _exit(127);
+  }
+  ServerProcess process(pid, dir);
+  const bool ready = WaitUntil([&] {
+    int status;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      process.pid_ = -1;
+      return true;
+    }
+    return ReadIntFile(dir + "/port") > 0;
+  });
+  if (process.pid_ < 0 || !ready) {
+    return absl::InternalError(absl::StrCat("server did not start: ", process.Log()));
+  }
+  process.port_ = ReadIntFile(dir + "/port");
+  process.stats_port_ = ReadIntFile(dir + "/stats_port");
+  return process;
+}
+
+ServerProcess::ServerProcess(ServerProcess&& other) noexcept
+    : pid_(other.pid_), dir_(std::move(other.dir_)), port_(other.port_),
+      stats_port_(other.stats_port_) {
+  other.pid_ = -1;
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) Stop(SIGKILL, absl::Seconds(5));
+}
+
+int ServerProcess::Stop(int signal, absl::Duration timeout) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, signal);
+  int status = 0;
+  const bool exited = WaitUntil([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
+  if (!exited) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return -1;
+  }
+  pid_ = -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> ServerProcess::Stats() const {
+  absl::StatusOr<std::unique_ptr<client::Client>> c =
+      client::Client::Connect("127.0.0.1", stats_port_, absl::Seconds(10));
+  if (!c.ok()) return c.status();
+  absl::StatusOr<client::Client::Reply> reply = (*c)->Call("");
+  if (!reply.ok()) return reply.status();
+  std::map<std::string, int64_t> stats;
+  for (absl::string_view line : absl::StrSplit(reply->payload, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> parts = absl::StrSplit(line, ' ');
+    int64_t value = 0;
+    if (parts.size() == 2 && absl::SimpleAtoi(parts[1], &value)) {
+      stats[std::string(parts[0])] = value;
+    }
+  }
+  return stats;
+}
+
+int ServerProcess::OpenFds() const {
+  int count = 0;
+  if (DIR* d = opendir(absl::StrCat("/proc/", pid_, "/fd").c_str())) {
+    while (dirent* entry = readdir(d)) count += entry->d_name[0] != '.';
+    closedir(d);
+  }
+  return count;
+}
+
+int64_t ServerProcess::RssKb() const {
+  const std::string status = ReadFile(absl::StrCat("/proc/", pid_, "/status"));
+  const size_t at = status.find("VmRSS:");
+  if (at == std::string::npos) return -1;
+  return std::strtoll(status.c_str() + at + 6, nullptr, 10);
+}
+
+std::string ServerProcess::Log() const { return ReadFile(dir_ + "/log"); }
+
+}  // namespace tests

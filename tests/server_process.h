@@ -1,0 +1,69 @@
+// ServerProcess: runs a server binary as a child process for end-to-end tests.
+//
+// Starts it on 127.0.0.1 with --port=0 and waits for the port it reports in --port_file, so
+// tests never guess a port. The process is killed when the object goes out of scope, so no
+// test leaves a server behind.
+//
+//   ServerProcess server = ServerProcess::Start({"--handler=echo", "--workers=2"}).value();
+//   auto client = client::Client::Connect("127.0.0.1", server.port(), absl::Seconds(5));
+//   EXPECT_EQ(server.Stop(SIGTERM), 0);
+#ifndef TESTS_SERVER_PROCESS_H_
+#define TESTS_SERVER_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace tests {
+
+// Path of a binary in this workspace's runfiles, e.g. RunfilePath("server/server").
+std::string RunfilePath(const std::string& path);
+
+class ServerProcess {
+ public:
+  // Starts `binary` (default: the //server binary) with `flags`, plus --port=0, --port_file,
+  // --stats_port=0 and --stats_port_file, and waits until it is listening.
+  static absl::StatusOr<ServerProcess> Start(std::vector<std::string> flags,
+                                             const std::string& binary = "server/server");
+  ServerProcess(ServerProcess&& other) noexcept;
+  ServerProcess& operator=(ServerProcess&&) = delete;
+  ~ServerProcess();
+
+  int port() const { return port_; }
+  int stats_port() const { return stats_port_; }
+  pid_t pid() const { return pid_; }
+
+  // Sends `signal` and waits up to `timeout` for the exit. Returns the exit status, 128 + the
+  // signal number if it died of a signal, or -1 if it did not exit in time (it is then killed).
+  int Stop(int signal, absl::Duration timeout = absl::Seconds(20));
+
+  // Reads the stats listener: name -> value.
+  absl::StatusOr<std::map<std::string, int64_t>> Stats() const;
+
+  // From /proc: descriptors the server has open, and its resident memory.
+  int OpenFds() const;
+  int64_t RssKb() const;
+
+  // Everything the server wrote to stderr so far.
+  std::string Log() const;
+
+ private:
+  ServerProcess(pid_t pid, std::string dir) : pid_(pid), dir_(std::move(dir)) {}
+
+  pid_t pid_ = -1;
+  std::string dir_;  // temporary directory with the port files and the log
+  int port_ = 0;
+  int stats_port_ = 0;
+};
+
+// Retries `check` every 10 ms until it returns true or `timeout` passes.
+bool WaitUntil(const std::function<bool()>& check, absl::Duration timeout = absl::Seconds(10));
+
+}  // namespace tests
+
+#endif  // TESTS_SERVER_PROCESS_H_
