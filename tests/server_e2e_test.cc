@@ -17,23 +17,12 @@
 #include "protocol/frame.h"
 #include "protocol/frame_decoder.h"
 #include "tests/server_process.h"
+#include "tests/test_util.h"
 
 namespace tests {
 namespace {
 
 using client::Client;
-
-std::unique_ptr<Client> ConnectTo(int port, const char* host = "127.0.0.1") {
-  absl::StatusOr<std::unique_ptr<Client>> c = Client::Connect(host, port, absl::Seconds(30));
-  EXPECT_TRUE(c.ok()) << c.status();
-  return c.ok() ? std::move(*c) : nullptr;
-}
-
-std::string Frame(absl::string_view payload) {
-  protocol::Buffer out;
-  protocol::AppendFrame(payload, &out);
-  return std::string(out.view());
-}
 
 TEST(ServerE2eTest, EchoesAndUppercases) {
   ServerProcess echo = ServerProcess::Start({"--handler=echo"}).value();

@@ -101,9 +101,12 @@ ServerProcess::~ServerProcess() {
   if (pid_ > 0) Stop(SIGKILL, absl::Seconds(5));
 }
 
-int ServerProcess::Stop(int signal, absl::Duration timeout) {
+void ServerProcess::Signal(int signal) {
+  if (pid_ > 0) kill(pid_, signal);
+}
+
+int ServerProcess::Wait(absl::Duration timeout) {
   if (pid_ <= 0) return -1;
-  kill(pid_, signal);
   int status = 0;
   const bool exited = WaitUntil([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
   if (!exited) {
@@ -151,5 +154,16 @@ int64_t ServerProcess::RssKb() const {
 }
 
 std::string ServerProcess::Log() const { return ReadFile(dir_ + "/log"); }
+
+std::pair<int, std::string> RunCommand(const std::string& command) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return {-1, "popen failed"};
+  std::string output;
+  char chunk[4096];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof(chunk), pipe)) > 0) output.append(chunk, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
 
 }  // namespace tests

@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -38,9 +39,15 @@ class ServerProcess {
   int stats_port() const { return stats_port_; }
   pid_t pid() const { return pid_; }
 
-  // Sends `signal` and waits up to `timeout` for the exit. Returns the exit status, 128 + the
-  // signal number if it died of a signal, or -1 if it did not exit in time (it is then killed).
-  int Stop(int signal, absl::Duration timeout = absl::Seconds(20));
+  // Sends `signal` and waits up to `timeout` for the exit; see Wait().
+  int Stop(int signal, absl::Duration timeout = absl::Seconds(20)) {
+    Signal(signal);
+    return Wait(timeout);
+  }
+  void Signal(int signal);
+  // Waits up to `timeout` for the exit. Returns the exit status, 128 + the signal number if it
+  // died of a signal, or -1 if it did not exit in time (it is then killed).
+  int Wait(absl::Duration timeout = absl::Seconds(20));
 
   // Reads the stats listener: name -> value.
   absl::StatusOr<std::map<std::string, int64_t>> Stats() const;
@@ -60,6 +67,9 @@ class ServerProcess {
   int port_ = 0;
   int stats_port_ = 0;
 };
+
+// Runs a shell command and returns its exit status and its output (stdout and stderr).
+std::pair<int, std::string> RunCommand(const std::string& command);
 
 // Retries `check` every 10 ms until it returns true or `timeout` passes.
 bool WaitUntil(const std::function<bool()>& check, absl::Duration timeout = absl::Seconds(10));

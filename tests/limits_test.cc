@@ -1,0 +1,203 @@
+// Each limit of SPEC section 4, against a real server: the offending connection is closed or
+// paused, the right counter moves, and another client is served meanwhile.
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server_process.h"
+#include "tests/test_util.h"
+
+namespace tests {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Another client is answered: the server is not stalled by whatever the test is doing.
+void ExpectServed(int port) {
+  auto probe = ConnectTo(port, "127.0.0.1", absl::Seconds(5));
+  ASSERT_NE(probe, nullptr);
+  absl::StatusOr<client::Client::Reply> reply = probe->Call("probe");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->payload, "probe");
+}
+
+TEST(LimitsTest, OversizeLengthClosesOnlyThatConnection) {
+  ServerProcess server = ServerProcess::Start({"--max_frame_bytes=1024", "--workers=1"}).value();
+  auto good = ConnectTo(server.port());
+  auto bad = ConnectTo(server.port());
+  ASSERT_TRUE(good->Send(std::string(1024, 'a')).ok());  // exactly the limit: fine
+  EXPECT_EQ(good->Receive()->payload.size(), 1024u);
+
+  ASSERT_TRUE(bad->SendRaw(Header(1025)).ok());  // one over: closed, on the header alone
+  EXPECT_TRUE(ClosedByServer(*bad));
+
+  EXPECT_EQ(good->Call("still here")->payload, "still here");
+  ExpectServed(server.port());
+  EXPECT_EQ(server.Stats()->at("connections_closed_protocol_error"), 1);
+  EXPECT_THAT(server.Log(), HasSubstr("frame length 1025 exceeds the limit of 1024 bytes"));
+}
+
+TEST(LimitsTest, DeclaredLengthDoesNotReserveMemory) {
+  ServerProcess server = ServerProcess::Start({"--workers=1"}).value();
+  ExpectServed(server.port());
+  const int64_t rss_before = server.RssKb();
+  std::vector<std::unique_ptr<client::Client>> clients;
+  for (int i = 0; i < 200; ++i) {  // each declares 16 MiB (the limit) and sends one byte
+    clients.push_back(ConnectTo(server.port()));
+    ASSERT_TRUE(clients.back()->SendRaw(Header(16u << 20) + "x").ok());
+  }
+  ExpectServed(server.port());
+  ASSERT_TRUE(WaitUntil([&] { return server.Stats()->at("bytes_in") >= 200 * 5; }));
+  // 200 x 16 MiB would be 3.2 GiB; what arrived is 1 KB. Allow generous allocator slack.
+  EXPECT_LT(server.RssKb() - rss_before, 8 * 1024) << "RSS grew with declared lengths";
+}
+
+TEST(LimitsTest, IncompleteFrameTimesOut) {
+  ServerProcess server = ServerProcess::Start({"--frame_timeout_ms=300"}).value();
+  auto slow = ConnectTo(server.port());
+  ASSERT_TRUE(slow->SendRaw(Header(10) + "half").ok());
+  ExpectServed(server.port());
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(ClosedByServer(*slow));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(100));
+  EXPECT_EQ(server.Stats()->at("connections_closed_frame_timeout"), 1);
+  EXPECT_EQ(server.Stats()->at("connections_closed_idle_timeout"), 0);
+}
+
+TEST(LimitsTest, SlowlorisTricklingBytesStillTimesOut) {
+  ServerProcess server = ServerProcess::Start({"--frame_timeout_ms=400"}).value();
+  auto slow = ConnectTo(server.port());
+  const std::string frame = Frame(std::string(100, 's'));
+  bool closed = false;
+  for (size_t i = 0; i < frame.size() && !closed; ++i) {  // a byte every 50 ms: 5 s in all
+    closed = !slow->SendRaw(frame.substr(i, 1)).ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    closed = closed || server.Stats()->at("connections_closed_frame_timeout") == 1;
+  }
+  EXPECT_TRUE(closed) << "a frame trickling in over 5 s outlived a 400 ms frame timeout";
+  EXPECT_TRUE(ClosedByServer(*slow));
+}
+
+TEST(LimitsTest, IdleConnectionTimesOutButActiveOneDoesNot) {
+  ServerProcess server = ServerProcess::Start({"--idle_timeout_ms=400"}).value();
+  auto idle = ConnectTo(server.port());
+  auto active = ConnectTo(server.port());
+  for (int i = 0; i < 8; ++i) {  // 800 ms of traffic every 100 ms
+    ASSERT_EQ(active->Call("ping")->payload, "ping");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(ClosedByServer(*idle));
+  EXPECT_EQ(active->Call("still open")->payload, "still open");
+  EXPECT_EQ(server.Stats()->at("connections_closed_idle_timeout"), 1);
+}
+
+TEST(LimitsTest, ClientThatNeverReadsIsPausedAndMemoryStaysBounded) {
+  ServerProcess server =
+      ServerProcess::Start({"--max_pending_output_bytes=1048576", "--workers=1"}).value();
+  ExpectServed(server.port());
+  const int64_t rss_before = server.RssKb();
+  auto hog = ConnectTo(server.port(), "127.0.0.1", absl::Seconds(2));
+  // 64 MiB of requests whose replies are never read: sending stalls once the server stops
+  // reading, which is the point.
+  const std::string frame = Frame(std::string(1 << 20, 'h'));
+  int sent = 0;
+  while (sent < 64 && hog->SendRaw(frame).ok()) ++sent;
+  EXPECT_LT(sent, 64) << "the server kept reading from a client that does not read";
+
+  ExpectServed(server.port());
+  const auto stats = server.Stats().value();
+  EXPECT_GE(stats.at("reads_paused_backpressure"), 1);
+  EXPECT_GT(stats.at("pending_output_bytes_max"), 0);
+  // Pending output stops at the limit plus at most one reply.
+  EXPECT_LE(stats.at("pending_output_bytes_max"), 2 * (1 << 20) + 8);
+  EXPECT_LT(server.RssKb() - rss_before, 32 * 1024);
+}
+
+TEST(LimitsTest, PausedClientGetsEveryReplyOnceItReads) {
+  ServerProcess server = ServerProcess::Start({"--max_pending_output_bytes=65536"}).value();
+  auto c = ConnectTo(server.port());
+  std::string burst;
+  for (int i = 0; i < 400; ++i) burst += Frame(std::string(4096, static_cast<char>('a' + i % 26)));
+  std::thread writer([&] { ASSERT_TRUE(c->SendRaw(burst).ok()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the server pause it
+  for (int i = 0; i < 400; ++i) {
+    absl::StatusOr<client::Client::Reply> reply = c->Receive();
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_EQ(reply->payload, std::string(4096, static_cast<char>('a' + i % 26))) << i;
+  }
+  writer.join();
+  EXPECT_GE(server.Stats()->at("reads_paused_backpressure"), 1);
+}
+
+TEST(LimitsTest, ConnectionLimitRefusesWithAnErrorReply) {
+  ServerProcess server = ServerProcess::Start({"--max_connections=3"}).value();
+  std::vector<std::unique_ptr<client::Client>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(ConnectTo(server.port()));
+    ASSERT_EQ(clients.back()->Call("in")->payload, "in");
+  }
+  auto refused = ConnectTo(server.port());
+  absl::StatusOr<client::Client::Reply> reply = refused->Receive();
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_TRUE(reply->is_error);
+  EXPECT_THAT(reply->payload, HasSubstr("RESOURCE_EXHAUSTED: server connection limit (3)"));
+  EXPECT_TRUE(ClosedByServer(*refused));
+  // The stats listener's own connection counts too, so it can be refused here: read the
+  // counters only after freeing a slot.
+  clients.pop_back();
+  std::map<std::string, int64_t> stats;
+  ASSERT_TRUE(WaitUntil([&] {
+    absl::StatusOr<std::map<std::string, int64_t>> s = server.Stats();
+    if (s.ok() && !s->empty()) stats = *s;
+    return !stats.empty();
+  }));
+  EXPECT_EQ(stats.at("connections_rejected_limit"), 1);
+  EXPECT_EQ(clients.front()->Call("unaffected")->payload, "unaffected");
+}
+
+TEST(LimitsTest, PipeliningClientYieldsToOthers) {
+  ServerProcess server = ServerProcess::Start({"--workers=1", "--max_frames_per_batch=4"}).value();
+  auto greedy = ConnectTo(server.port());
+  std::string burst;
+  for (int i = 0; i < 2000; ++i) burst += Frame("greedy");
+  std::thread reader([&] {
+    for (int i = 0; i < 2000; ++i) ASSERT_EQ(greedy->Receive()->payload, "greedy");
+  });
+  ASSERT_TRUE(greedy->SendRaw(burst).ok());
+  ExpectServed(server.port());
+  reader.join();
+  EXPECT_GE(server.Stats()->at("fairness_yields"), 1);
+}
+
+TEST(LimitsTest, RunningOutOfDescriptorsPausesAcceptingWithoutSpinning) {
+  // The server runs with 32 descriptors: its own plus a handful of connections.
+  ServerProcess server =
+      ServerProcess::Start({"--workers=1"}, "tests/low_fd_limit_server.sh").value();
+  std::vector<std::unique_ptr<client::Client>> clients;
+  int answered = 0;
+  for (int i = 0; i < 40; ++i) {
+    absl::StatusOr<std::unique_ptr<client::Client>> c =
+        client::Client::Connect("127.0.0.1", server.port(), absl::Seconds(2));
+    if (!c.ok()) continue;
+    absl::StatusOr<client::Client::Reply> reply = (*c)->Call("hi");
+    answered += reply.ok();
+    clients.push_back(std::move(*c));
+  }
+  EXPECT_GT(answered, 0);
+  EXPECT_LT(answered, 40) << "the server had more descriptors than the test assumes";
+  clients.clear();  // descriptors come back: the server accepts again, stats included
+  ExpectServed(server.port());
+  absl::StatusOr<std::map<std::string, int64_t>> stats = server.Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_GE(stats->at("accept_pauses_fd_limit"), 1);
+  EXPECT_THAT(server.Log(), HasSubstr("out of file descriptors"));
+}
+
+}  // namespace
+}  // namespace tests

@@ -1,0 +1,44 @@
+// Small helpers shared by the end-to-end tests.
+#ifndef TESTS_TEST_UTIL_H_
+#define TESTS_TEST_UTIL_H_
+
+#include <memory>
+#include <string>
+
+#include "client/client.h"
+#include "gtest/gtest.h"
+#include "protocol/buffer.h"
+#include "protocol/frame.h"
+
+namespace tests {
+
+inline std::unique_ptr<client::Client> ConnectTo(int port, const char* host = "127.0.0.1",
+                                                 absl::Duration timeout = absl::Seconds(30)) {
+  absl::StatusOr<std::unique_ptr<client::Client>> c = client::Client::Connect(host, port, timeout);
+  EXPECT_TRUE(c.ok()) << c.status();
+  return c.ok() ? std::move(*c) : nullptr;
+}
+
+// The bytes of one frame carrying `payload`.
+inline std::string Frame(absl::string_view payload) {
+  protocol::Buffer out;
+  protocol::AppendFrame(payload, &out);
+  return std::string(out.view());
+}
+
+// A 4-byte header declaring `length`, with no payload.
+inline std::string Header(uint32_t length) {
+  char bytes[4];
+  protocol::WriteBigEndian32(length, bytes);
+  return std::string(bytes, 4);
+}
+
+// True once the server has closed `c`'s connection (its next read sees the end).
+inline bool ClosedByServer(client::Client& c) {
+  absl::StatusOr<client::Client::Reply> reply = c.Receive();
+  return !reply.ok() && absl::IsUnavailable(reply.status());
+}
+
+}  // namespace tests
+
+#endif  // TESTS_TEST_UTIL_H_
