@@ -126,6 +126,7 @@ absl::StatusOr<std::map<std::string, int64_t>> ServerProcess::Stats() const {
   if (!c.ok()) return c.status();
   absl::StatusOr<client::Client::Reply> reply = (*c)->Call("");
   if (!reply.ok()) return reply.status();
+  if (reply->is_error) return protocol::StatusFromErrorPayload(reply->payload);
   std::map<std::string, int64_t> stats;
   for (absl::string_view line : absl::StrSplit(reply->payload, '\n', absl::SkipEmpty())) {
     std::vector<absl::string_view> parts = absl::StrSplit(line, ' ');

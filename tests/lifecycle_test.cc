@@ -1,0 +1,178 @@
+// The server's life: start-up validation, graceful shutdown, abrupt clients, many idle ones.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "client/client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server_process.h"
+#include "tests/test_util.h"
+
+namespace tests {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(LifecycleTest, BadFlagsExitTwoNamingTheFlag) {
+  const std::string server = RunfilePath("server/server");
+  struct Case {
+    std::string flags;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"--no_such_flag", "unknown flag --no_such_flag"},
+           {"--port=70000", "--port must be in 0..65535"},
+           {"--port=abc", "invalid value 'abc' for --port"},
+           {"--workers=-1", "--workers"},
+           {"--max_frame_bytes=4294967295", "--max_frame_bytes must be at most 2147483647"},
+           {"--handler=nope", "unknown handler 'nope'; available: echo, stats, uppercase"},
+           {"--bind=not-an-ip --port=0", "not an IPv4 or IPv6 address literal"},
+       }) {
+    const auto [status, output] = RunCommand(server + " " + c.flags);
+    EXPECT_THAT(output, HasSubstr(c.message)) << c.flags;
+    // An address that cannot be bound is a run-time failure (1); the rest are usage errors.
+    EXPECT_EQ(status, absl::StrContains(c.flags, "--bind") ? 1 : 2) << c.flags << ": " << output;
+  }
+}
+
+TEST(LifecycleTest, HelpListsFlagsAndHandlers) {
+  const auto [status, output] = RunCommand(RunfilePath("server/server") + " --help");
+  EXPECT_EQ(status, 0);
+  EXPECT_THAT(output, HasSubstr("--max_pending_output_bytes"));
+  EXPECT_THAT(output, HasSubstr("uppercase: Returns each payload with ASCII a-z upper-cased."));
+}
+
+TEST(LifecycleTest, StartupLogNamesAddressPortHandlerAndWorkers) {
+  ServerProcess server = ServerProcess::Start({"--handler=uppercase", "--workers=3"}).value();
+  EXPECT_THAT(server.Log(), HasSubstr(absl::StrCat("listening on 127.0.0.1:", server.port(),
+                                                   " handler=uppercase workers=3")));
+}
+
+TEST(LifecycleTest, SigtermAnswersEveryRequestAlreadySentThenExitsZero) {
+  ServerProcess server = ServerProcess::Start({"--workers=2"}).value();
+  auto c = ConnectTo(server.port());
+  std::string burst;
+  for (int i = 0; i < 2000; ++i) burst += Frame(absl::StrCat("request ", i));
+  ASSERT_TRUE(c->SendRaw(burst).ok());
+  server.Signal(SIGTERM);
+  for (int i = 0; i < 2000; ++i) {
+    absl::StatusOr<client::Client::Reply> reply = c->Receive();
+    ASSERT_TRUE(reply.ok()) << "reply " << i << ": " << reply.status();
+    ASSERT_EQ(reply->payload, absl::StrCat("request ", i));
+  }
+  EXPECT_TRUE(ClosedByServer(*c));
+  EXPECT_EQ(server.Wait(), 0);
+}
+
+TEST(LifecycleTest, ShutdownClosesIdleConnectionsAtOnceAndStopsAccepting) {
+  ServerProcess server = ServerProcess::Start({"--shutdown_grace_ms=10000"}).value();
+  auto idle = ConnectTo(server.port());
+  ASSERT_EQ(idle->Call("hi")->payload, "hi");
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(server.Stop(SIGINT), 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "an idle connection held up shutdown";
+  EXPECT_TRUE(ClosedByServer(*idle));
+  EXPECT_FALSE(client::Client::Connect("127.0.0.1", server.port(), absl::Seconds(1)).ok());
+}
+
+TEST(LifecycleTest, GraceDeadlineClosesConnectionsThatNeverFinish) {
+  ServerProcess server = ServerProcess::Start({"--shutdown_grace_ms=300"}).value();
+  auto stuck = ConnectTo(server.port());
+  ASSERT_TRUE(stuck->SendRaw(Header(100) + "never finished").ok());
+  ASSERT_TRUE(WaitUntil([&] { return server.Stats()->at("bytes_in") >= 18; }));
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(250));
+  EXPECT_TRUE(ClosedByServer(*stuck));
+}
+
+// Opens a connection and abandons it in one of several abrupt ways.
+void AbuseOnce(int port, int kind, std::mt19937& rng) {
+  absl::StatusOr<std::unique_ptr<client::Client>> c =
+      client::Client::Connect("127.0.0.1", port, absl::Seconds(5));
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string frame = Frame(std::string(rng() % 3000, 'c'));
+  switch (kind) {
+    case 0:  // connect and vanish
+      break;
+    case 1:  // vanish at a random byte of a frame
+      ASSERT_TRUE((*c)->SendRaw(frame.substr(0, rng() % frame.size())).ok());
+      break;
+    case 2: {  // reset (RST) while replies are pending
+      std::string burst;
+      for (int i = 0; i < 50; ++i) burst += frame;
+      ASSERT_TRUE((*c)->SendRaw(burst).ok());
+      const linger reset{1, 0};
+      setsockopt((*c)->fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+      break;
+    }
+    case 3:  // half-close after a request: the reply must still come
+      ASSERT_TRUE((*c)->Send("bye").ok());
+      (*c)->ShutdownWrite();
+      ASSERT_EQ((*c)->Receive()->payload, "bye");
+      break;
+  }
+}
+
+TEST(LifecycleTest, AbruptDisconnectsLeakNoDescriptors) {
+  ServerProcess server = ServerProcess::Start({"--workers=2"}).value();
+  const int baseline = server.OpenFds();  // before any connection exists
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2000; ++i) AbuseOnce(server.port(), i % 4, rng);
+  // Only the stats connection remains, and the descriptor count is back where it was.
+  ASSERT_TRUE(WaitUntil([&] { return server.Stats()->at("connections_active") == 1; }))
+      << server.Stats()->at("connections_active");
+  EXPECT_TRUE(WaitUntil([&] { return server.OpenFds() == baseline; }))
+      << server.OpenFds() << " open, baseline " << baseline;
+  EXPECT_EQ(ConnectTo(server.port())->Call("after churn")->payload, "after churn");
+}
+
+TEST(LifecycleTest, TwoWorkersHoldTenThousandIdleConnections) {
+  constexpr int kConnections = 10000;
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_max < kConnections + 100) {
+    GTEST_SKIP() << "the descriptor hard limit " << limit.rlim_max << " is below "
+                 << kConnections + 100 << ", so this test cannot hold its connections";
+  }
+  limit.rlim_cur = limit.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &limit);
+
+  ServerProcess server =
+      ServerProcess::Start({"--workers=2", "--max_connections=10100"}).value();
+  ASSERT_EQ(ConnectTo(server.port())->Call("warm")->payload, "warm");
+  const int64_t rss_before = server.RssKb();
+  std::vector<std::unique_ptr<client::Client>> idle;
+  idle.reserve(kConnections);
+  for (int i = 0; i < kConnections; ++i) {
+    absl::StatusOr<std::unique_ptr<client::Client>> c =
+        client::Client::Connect("127.0.0.1", server.port(), absl::Seconds(10));
+    ASSERT_TRUE(c.ok()) << "connection " << i << ": " << c.status();
+    idle.push_back(std::move(*c));
+  }
+  ASSERT_TRUE(WaitUntil(
+      [&] { return server.Stats()->at("connections_active") == kConnections + 1; },
+      absl::Seconds(30)));
+  auto probe = ConnectTo(server.port());
+  EXPECT_EQ(probe->Call("probe")->payload, "probe");
+  const auto stats = server.Stats().value();
+  EXPECT_EQ(stats.at("worker_active_connections{worker=\"0\"}") +
+                stats.at("worker_active_connections{worker=\"1\"}"),
+            kConnections + 2);
+  const int64_t per_connection_bytes = (server.RssKb() - rss_before) * 1024 / kConnections;
+  std::cout << "RSS per idle connection: " << per_connection_bytes << " bytes\n";
+  // Bounded memory per idle connection (a generous bound: sanitizers add their own overhead).
+  EXPECT_LT(per_connection_bytes, 16 * 1024);
+}
+
+}  // namespace
+}  // namespace tests
