@@ -4,4 +4,5 @@ SERVER_HANDLERS = [
     "//handlers/echo",
     "//handlers/uppercase",
     "//handlers/stats",
+    "//handlers/reverse",
 ]

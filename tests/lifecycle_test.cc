@@ -34,7 +34,7 @@ TEST(LifecycleTest, BadFlagsExitTwoNamingTheFlag) {
            {"--port=abc", "invalid value 'abc' for --port"},
            {"--workers=-1", "--workers"},
            {"--max_frame_bytes=4294967295", "--max_frame_bytes must be at most 2147483647"},
-           {"--handler=nope", "unknown handler 'nope'; available: echo, stats, uppercase"},
+           {"--handler=nope", "unknown handler 'nope'; available: echo, reverse, stats, uppercase"},
            {"--bind=not-an-ip --port=0", "not an IPv4 or IPv6 address literal"},
        }) {
     const auto [status, output] = RunCommand(server + " " + c.flags);
