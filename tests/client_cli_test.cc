@@ -1,0 +1,134 @@
+// The client binary as a user runs it: one-shot, stdin, bench, and each exit code.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server_process.h"
+#include "tests/test_util.h"
+
+namespace tests {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ClientCommand(int port, const std::string& args) {
+  return absl::StrCat(RunfilePath("client/client"), " --port=", port, " ", args);
+}
+
+TEST(ClientCliTest, OneShotPrintsEachReplyOnItsOwnLine) {
+  ServerProcess server = ServerProcess::Start({"--handler=uppercase"}).value();
+  const auto [status, output] = RunCommand(ClientCommand(server.port(), "hello 'two words' ''"));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_EQ(output, "HELLO\nTWO WORDS\n\n");
+}
+
+TEST(ClientCliTest, NonAsciiPayloadSurvivesTheRoundTrip) {
+  ServerProcess server = ServerProcess::Start({"--handler=uppercase"}).value();
+  const auto [status, output] = RunCommand(ClientCommand(server.port(), "'caf\xc3\xa9 \xe2\x82\xac'"));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_EQ(output, "CAF\xc3\xa9 \xe2\x82\xac\n");
+}
+
+TEST(ClientCliTest, StdinLinesAreFrames) {
+  ServerProcess server = ServerProcess::Start({"--handler=echo"}).value();
+  const auto [status, output] =
+      RunCommand("printf 'first line\\n\\nthird\\n' | " + ClientCommand(server.port(), ""));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_EQ(output, "first line\n\nthird\n");
+}
+
+TEST(ClientCliTest, ErrorReplyGoesToStderrAndExitsOne) {
+  ServerProcess server =
+      ServerProcess::Start({"--handler=failing"}, "tests/test_server").value();
+  const auto [status, output] =
+      RunCommand("(" + ClientCommand(server.port(), "ok fail:nope after") + " 2>/dev/null)");
+  EXPECT_EQ(status, 1);
+  EXPECT_EQ(output, "ok\nafter\n");  // stdout only: the error went to stderr
+  const auto [status2, errors] =
+      RunCommand("(" + ClientCommand(server.port(), "fail:nope") + " >/dev/null)");
+  EXPECT_EQ(status2, 1);
+  EXPECT_THAT(errors, HasSubstr("error reply: INVALID_ARGUMENT: nope"));
+}
+
+TEST(ClientCliTest, BenchWithVerifyReportsLatencyAndSucceeds) {
+  ServerProcess server = ServerProcess::Start({"--handler=uppercase"}).value();
+  const auto [status, output] = RunCommand(ClientCommand(
+      server.port(),
+      "--bench --connections=4 --pipeline=8 --requests=4000 --threads=2 --verify=uppercase"));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("requests     4000 in"));
+  EXPECT_THAT(output, HasSubstr("p99.9"));
+  EXPECT_THAT(output, HasSubstr("errors       0\nmismatches   0"));
+  EXPECT_EQ(server.Stats()->at("frames_in"), 4000);
+}
+
+TEST(ClientCliTest, BenchCountsMismatchesAndExitsOne) {
+  ServerProcess server = ServerProcess::Start({"--handler=echo"}).value();
+  const auto [status, output] = RunCommand(ClientCommand(
+      server.port(), "--bench --connections=2 --requests=100 --verify=uppercase --json"));
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("\"requests\":100,\"errors\":0,\"mismatches\":100"));
+}
+
+TEST(ClientCliTest, BenchRunsForADuration) {
+  ServerProcess server = ServerProcess::Start({"--handler=echo"}).value();
+  const auto [status, output] = RunCommand(ClientCommand(
+      server.port(), "--bench --connections=2 --duration_s=0.5 --verify=echo --json"));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("\"errors\":0,\"mismatches\":0"));
+}
+
+TEST(ClientCliTest, RefusedConnectionExitsOneNamingTheAddress) {
+  int port;
+  {
+    ServerProcess server = ServerProcess::Start({}).value();
+    port = server.port();
+  }  // stopped: nothing listens there now
+  const auto [status, output] = RunCommand(ClientCommand(port, "hello"));
+  EXPECT_EQ(status, 1);
+  EXPECT_THAT(output, HasSubstr(absl::StrCat("cannot connect to 127.0.0.1:", port,
+                                             ": Connection refused")));
+}
+
+TEST(ClientCliTest, ServerClosingMidReplyExitsOne) {
+  // A fake server that answers with half a frame and hangs up.
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(listener, 1), 0);
+  socklen_t length = sizeof(address);
+  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  std::thread fake([listener] {
+    const int fd = accept(listener, nullptr, nullptr);
+    char request[64];
+    (void)!read(fd, request, sizeof(request));
+    const std::string half = Header(10) + "half";
+    (void)!write(fd, half.data(), half.size());
+    close(fd);
+  });
+  const auto [status, output] = RunCommand(ClientCommand(ntohs(address.sin_port), "hello"));
+  fake.join();
+  close(listener);
+  EXPECT_EQ(status, 1);
+  EXPECT_THAT(output, HasSubstr("closed the connection in the middle of a reply"));
+}
+
+TEST(ClientCliTest, UsageErrorsExitTwo) {
+  for (const std::string& args : {"--bogus", "--port=abc", "--bench --pipeline=0",
+                                   "--bench --verify=maybe", "--bench extra"}) {
+    const auto [status, output] = RunCommand(ClientCommand(1, args));
+    EXPECT_EQ(status, 2) << args << ": " << output;
+    EXPECT_THAT(output, HasSubstr("Try --help.")) << args;
+  }
+}
+
+}  // namespace
+}  // namespace tests
