@@ -4,7 +4,6 @@
 
 #include "gtest/gtest.h"
 #include "handlers/handler_testing.h"
-#include "handlers/registry.h"
 
 namespace handlers {
 namespace {
@@ -18,9 +17,7 @@ TEST(EchoHandlerTest, ReturnsPayloadUnchanged) {
 }
 
 TEST(EchoHandlerTest, RegistersAsEcho) {
-  const HandlerInfo* info = HandlerRegistry::Global().Find("echo");
-  ASSERT_NE(info, nullptr);
-  EXPECT_EQ(*HandleToString(*info->factory(HandlerContext{}), "via registry"), "via registry");
+  EXPECT_EQ(HandleWithRegistered("echo", "via registry").value_or("<error>"), "via registry");
 }
 
 }  // namespace

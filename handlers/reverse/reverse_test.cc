@@ -2,7 +2,6 @@
 
 #include "gtest/gtest.h"
 #include "handlers/handler_testing.h"
-#include "handlers/registry.h"
 
 namespace handlers {
 namespace {
@@ -15,9 +14,7 @@ TEST(ReverseHandlerTest, ReversesBytes) {
 }
 
 TEST(ReverseHandlerTest, RegistersAsReverse) {
-  const HandlerInfo* info = HandlerRegistry::Global().Find("reverse");
-  ASSERT_NE(info, nullptr);
-  EXPECT_EQ(*HandleToString(*info->factory(HandlerContext{}), "stressed"), "desserts");
+  EXPECT_EQ(HandleWithRegistered("reverse", "stressed").value_or("<error>"), "desserts");
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 
 #include "gtest/gtest.h"
 #include "handlers/handler_testing.h"
-#include "handlers/registry.h"
 
 namespace handlers {
 namespace {
@@ -31,10 +30,7 @@ TEST(StatsHandlerTest, WithoutAStatsSourceItFails) {
 
 TEST(StatsHandlerTest, RegistersAsStatsAndUsesTheContextsSource) {
   FakeStats stats;
-  const HandlerInfo* info = HandlerRegistry::Global().Find("stats");
-  ASSERT_NE(info, nullptr);
-  const absl::StatusOr<std::string> text =
-      HandleToString(*info->factory(HandlerContext{&stats}), "");
+  const absl::StatusOr<std::string> text = HandleWithRegistered("stats", "", HandlerContext{&stats});
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_NE(text->find("frames_in 42\n"), std::string::npos);
 }

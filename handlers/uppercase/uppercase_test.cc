@@ -4,7 +4,6 @@
 
 #include "gtest/gtest.h"
 #include "handlers/handler_testing.h"
-#include "handlers/registry.h"
 
 namespace handlers {
 namespace {
@@ -33,9 +32,7 @@ TEST(UppercaseHandlerTest, Utf8StaysValid) {
 }
 
 TEST(UppercaseHandlerTest, RegistersAsUppercase) {
-  const HandlerInfo* info = HandlerRegistry::Global().Find("uppercase");
-  ASSERT_NE(info, nullptr);
-  EXPECT_EQ(*HandleToString(*info->factory(HandlerContext{}), "abc"), "ABC");
+  EXPECT_EQ(HandleWithRegistered("uppercase", "abc").value_or("<error>"), "ABC");
 }
 
 }  // namespace
