@@ -74,8 +74,13 @@ TEST(HandlersE2eTest, StatsMoveByExactlyTheTrafficServed) {
     });
   }
   for (std::thread& t : clients) t.join();
-  ASSERT_TRUE(WaitUntil([&] { return server.Stats()->at("connections_active") == 1; }));
-  const std::map<std::string, int64_t> after = server.Stats().value();
+  // Each Stats() call is a connection of its own; wait for a snapshot in which only the asking
+  // connection is open, and use that very snapshot.
+  std::map<std::string, int64_t> after;
+  ASSERT_TRUE(WaitUntil([&] {
+    after = server.Stats().value();
+    return after.at("connections_active") == 1;
+  }));
 
   auto delta = [&](const std::string& name) { return after.at(name) - before.at(name); };
   // The echo frames, plus the stats requests made since `before` (each counted once served).
