@@ -59,6 +59,13 @@ for case in $CASES; do
     "c=$connections p=$pipeline ${payload}B" "$br" "$sr" "$bp" "$sp"
 done
 
+# Memory per idle connection: RSS growth with 10,000 connections that send nothing.
+echo
+printf '%-22s %12s %12s\n' case baseline_B server_B
+printf '%-22s %12s %12s\n' "10000 idle, RSS/conn" \
+  "$(bench/idle_rss.py "$baseline_pid" "$BASELINE_PORT" 10000)" \
+  "$(bench/idle_rss.py "$server_pid" "$SERVER_PORT" 10000)"
+
 # An outside anchor: how fast redis-benchmark drives redis-server PING at the same concurrency
 # and pipelining, next to how fast our client drives the baseline.
 if [[ ${REDIS:-0} == 1 ]]; then

@@ -8,12 +8,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <exception>
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "protocol/frame.h"
 #include "server/clock.h"
+#include "server/dispatch.h"
 #include "server/socket.h"
 
 namespace server {
@@ -190,9 +190,23 @@ void Worker::OnReadable(Connection* c) {
 
 int Worker::ServeFrames(Connection* c) {
   const int64_t started_ns = now_ns_;
-  int served = 0;
-  while (true) {
-    if (c->output.size() > options_.max_pending_output_bytes) {
+  const DispatchResult result = DispatchFrames(
+      c->decoder, *c->handler, c->output,
+      {.max_frame_bytes = options_.max_frame_bytes,
+       .max_pending_output_bytes = options_.max_pending_output_bytes,
+       .max_frames = options_.max_frames_per_batch});
+  if (result.frames > 0) {
+    stats_.frames_in.Add(result.frames);
+    stats_.frames_out.Add(result.frames);
+    stats_.handler_errors.Add(result.handler_errors);
+    // Every frame of the batch waited from the read to now; measured once per batch.
+    stats_.latency.Record(now_ns_, absl::Nanoseconds(MonotonicNanos() - started_ns),
+                          result.frames);
+  }
+  switch (result.stopped) {
+    case StopReason::kNeedMoreBytes:
+      break;
+    case StopReason::kOutputFull:
       // The client is not reading its replies: stop reading its requests until it does.
       if (!c->reading_paused) {
         c->reading_paused = true;
@@ -200,60 +214,20 @@ int Worker::ServeFrames(Connection* c) {
         frame_timers_.Remove(&c->frame_timer);  // the wait is ours now, not the client's
       }
       break;
-    }
-    if (served == options_.max_frames_per_batch) {
-      if (c->decoder.buffered_bytes() >= protocol::kHeaderBytes) {
-        stats_.fairness_yields.Add(1);
-        if (!c->ready) {
-          c->ready = true;
-          ready_.push_back(c);
-        }
+    case StopReason::kBatchLimit:
+      stats_.fairness_yields.Add(1);
+      if (!c->ready) {
+        c->ready = true;
+        ready_.push_back(c);
       }
       break;
-    }
-    absl::StatusOr<std::optional<protocol::Frame>> frame = c->decoder.Next();
-    if (!frame.ok()) {
-      LOG(WARNING) << "closing " << PeerName(c->fd) << ": " << frame.status().message();
+    case StopReason::kProtocolError:
+      LOG(WARNING) << "closing " << PeerName(c->fd) << ": " << result.error.message();
       stats_.closed_protocol_error.Add(1);
       Close(c);
-      return served;
-    }
-    if (!frame->has_value()) break;
-    HandleFrame(c, (*frame)->payload);
-    ++served;
+      break;
   }
-  if (served > 0) {
-    stats_.frames_in.Add(served);
-    stats_.frames_out.Add(served);
-    // Every frame of the batch waited from the read to now; measured once per batch.
-    stats_.latency.Record(now_ns_, absl::Nanoseconds(MonotonicNanos() - started_ns), served);
-  }
-  return served;
-}
-
-void Worker::HandleFrame(Connection* c, absl::string_view request) {
-  const size_t start = protocol::BeginFrame(&c->output);
-  handlers::Reply reply(&c->output);
-  absl::Status status;
-  try {
-    status = c->handler->Handle(request, reply);
-  } catch (const std::exception& e) {
-    status = absl::InternalError(absl::StrCat("handler threw: ", e.what()));
-  } catch (...) {
-    status = absl::InternalError("handler threw a non-standard exception");
-  }
-  if (status.ok() && reply.size() > options_.max_frame_bytes) {
-    status = absl::ResourceExhaustedError(absl::StrCat(
-        "reply of ", reply.size(), " bytes exceeds --max_frame_bytes=", options_.max_frame_bytes));
-  }
-  if (status.ok()) {
-    protocol::FinishFrame(start, protocol::FrameKind::kNormal, &c->output);
-    return;
-  }
-  c->output.Truncate(start);
-  protocol::AppendErrorFrame(status, &c->output);
-  stats_.handler_errors.Add(1);
-  VLOG(1) << "handler error for " << PeerName(c->fd) << ": " << status;
+  return result.frames;
 }
 
 void Worker::Flush(Connection* c) {

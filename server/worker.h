@@ -69,7 +69,6 @@ class Worker {
 
   void OnReadable(Connection* c);
   int ServeFrames(Connection* c);  // returns the number of frames answered
-  void HandleFrame(Connection* c, absl::string_view request);
   void Flush(Connection* c);
   void AfterIo(Connection* c, bool frame_completed);
   void UpdateInterest(Connection* c);

@@ -1,0 +1,106 @@
+#include "server/dispatch.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "handlers/echo/echo.h"
+#include "protocol/frame.h"
+
+namespace server {
+namespace {
+
+std::string Frames(std::initializer_list<absl::string_view> payloads) {
+  protocol::Buffer out;
+  for (absl::string_view p : payloads) protocol::AppendFrame(p, &out);
+  return std::string(out.view());
+}
+
+class ThrowingHandler : public handlers::Handler {
+ public:
+  absl::Status Handle(absl::string_view request, handlers::Reply& reply) override {
+    reply.Append("discarded");
+    if (request == "throw") throw std::runtime_error("boom");
+    return absl::InvalidArgumentError("no");
+  }
+};
+
+TEST(DispatchFramesTest, AnswersEveryCompleteFrameInOrder) {
+  protocol::FrameDecoder decoder({});
+  handlers::EchoHandler echo;
+  protocol::Buffer output;
+  const std::string stream = Frames({"a", "", "bc"});
+  decoder.Feed(absl::string_view(stream).substr(0, stream.size() - 1));  // last frame partial
+  DispatchResult r = DispatchFrames(decoder, echo, output, {.max_frame_bytes = 100});
+  EXPECT_EQ(r.frames, 2);
+  EXPECT_EQ(r.stopped, StopReason::kNeedMoreBytes);
+  EXPECT_EQ(output.view(), Frames({"a", ""}));
+}
+
+TEST(DispatchFramesTest, StopsAtTheBatchLimitAndResumes) {
+  protocol::FrameDecoder decoder({});
+  handlers::EchoHandler echo;
+  protocol::Buffer output;
+  const std::string stream = Frames({"1", "2", "3"});
+  decoder.Feed(stream);
+  DispatchResult r = DispatchFrames(decoder, echo, output, {.max_frame_bytes = 100, .max_frames = 2});
+  EXPECT_EQ(r.frames, 2);
+  EXPECT_EQ(r.stopped, StopReason::kBatchLimit);
+  r = DispatchFrames(decoder, echo, output, {.max_frame_bytes = 100, .max_frames = 2});
+  EXPECT_EQ(r.frames, 1);
+  EXPECT_EQ(r.stopped, StopReason::kNeedMoreBytes);
+  EXPECT_EQ(output.view(), stream);
+}
+
+TEST(DispatchFramesTest, StopsWhenOutputIsFull) {
+  protocol::FrameDecoder decoder({});
+  handlers::EchoHandler echo;
+  protocol::Buffer output;
+  const std::string stream = Frames({"12345", "12345", "12345"});  // Feed() borrows: keep it alive
+  decoder.Feed(stream);
+  const DispatchResult r =
+      DispatchFrames(decoder, echo, output, {.max_frame_bytes = 100, .max_pending_output_bytes = 10});
+  EXPECT_EQ(r.frames, 2);  // 9 bytes pending is not above 10; 18 is
+  EXPECT_EQ(r.stopped, StopReason::kOutputFull);
+}
+
+TEST(DispatchFramesTest, HandlerFailuresBecomeErrorRepliesAndDispatchGoesOn) {
+  protocol::FrameDecoder decoder({});
+  ThrowingHandler failing;
+  protocol::Buffer output;
+  const std::string stream = Frames({"throw", "status"});  // Feed() borrows: keep it alive
+  decoder.Feed(stream);
+  const DispatchResult r = DispatchFrames(decoder, failing, output, {.max_frame_bytes = 100});
+  EXPECT_EQ(r.frames, 2);
+  EXPECT_EQ(r.handler_errors, 2);
+  protocol::Buffer expected;
+  protocol::AppendErrorFrame(absl::InternalError("handler threw: boom"), &expected);
+  protocol::AppendErrorFrame(absl::InvalidArgumentError("no"), &expected);
+  EXPECT_EQ(output.view(), expected.view());
+}
+
+TEST(DispatchFramesTest, OversizeReplyBecomesAnError) {
+  protocol::FrameDecoder decoder({});
+  handlers::EchoHandler echo;
+  protocol::Buffer output;
+  const std::string stream = Frames({"12345678"});  // Feed() borrows: keep it alive
+  decoder.Feed(stream);
+  const DispatchResult r = DispatchFrames(decoder, echo, output, {.max_frame_bytes = 4});
+  EXPECT_EQ(r.handler_errors, 1);
+  EXPECT_NE(output.view().find("RESOURCE_EXHAUSTED: reply of 8 bytes"), absl::string_view::npos);
+}
+
+TEST(DispatchFramesTest, BadHeaderIsAProtocolError) {
+  protocol::FrameDecoder decoder({.max_frame_bytes = 10});
+  handlers::EchoHandler echo;
+  protocol::Buffer output;
+  const std::string stream = Frames({"ok", std::string(11, 'x')});  // Feed() borrows: keep it alive
+  decoder.Feed(stream);
+  const DispatchResult r = DispatchFrames(decoder, echo, output, {.max_frame_bytes = 10});
+  EXPECT_EQ(r.frames, 1);
+  EXPECT_EQ(r.stopped, StopReason::kProtocolError);
+  EXPECT_EQ(r.error.code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace server
