@@ -76,9 +76,9 @@ int main(int argc, char** argv) {
   // rate. By default glibc hands such blocks back to the kernel on free and the next
   // allocation faults them in again page by page: 43,000 page faults a second and half the
   // throughput with 64 KiB frames (docs/BENCHMARKS.md). Keep them in the heap instead; the cost
-  // is that freed memory stays with the process (up to 64 MiB per arena above what is in use).
+  // is that freed memory stays with the process (up to 16 MiB per arena above what is in use).
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 16 << 20);
 
   const int fd_limit = server::RaiseFileDescriptorLimit();
   if (fd_limit < options->max_connections + 64) {

@@ -222,7 +222,10 @@ int Worker::ServeFrames(Connection* c) {
       }
       break;
     case StopReason::kProtocolError:
-      LOG(WARNING) << "closing " << PeerName(c->fd) << ": " << result.error.message();
+      if (int suppressed; log_limiter_.Allow(now_ns_, &suppressed)) {
+        LOG(WARNING) << "closing " << PeerName(c->fd) << ": " << result.error.message()
+                     << LogLimiter::Note(suppressed);
+      }
       stats_.closed_protocol_error.Add(1);
       Close(c);
       break;
@@ -316,8 +319,10 @@ void Worker::ExpireTimers() {
   }
   while (TimerNode* oldest = frame_timers_.Oldest()) {
     if (now_ns_ - oldest->started < frame_timeout_ns_) break;
-    LOG(WARNING) << "closing " << PeerName(oldest->owner->fd) << ": frame not completed within "
-                 << options_.frame_timeout;
+    if (int suppressed; log_limiter_.Allow(now_ns_, &suppressed)) {
+      LOG(WARNING) << "closing " << PeerName(oldest->owner->fd) << ": frame not completed within "
+                   << options_.frame_timeout << LogLimiter::Note(suppressed);
+    }
     stats_.closed_frame_timeout.Add(1);
     Close(oldest->owner);
   }

@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "handlers/handler.h"
 #include "server/connection.h"
+#include "server/log_limiter.h"
 #include "server/options.h"
 #include "server/stats.h"
 #include "server/timer_list.h"
@@ -105,6 +106,7 @@ class Worker {
   std::vector<Connection*> writers_;  // connections waiting for EPOLLOUT
   std::vector<std::unique_ptr<Connection>> closed_;
   std::unique_ptr<char[]> read_buffer_;  // shared by this worker's connections
+  LogLimiter log_limiter_{10};  // client-provoked warnings: at most 10 lines a second
   int64_t now_ns_ = 0;
   bool draining_ = false;
   int64_t deadline_ns_ = 0;
