@@ -41,8 +41,9 @@ struct BenchConnection {
 class BenchThread {
  public:
   BenchThread(const BenchOptions& options, std::string request, std::string expected,
-              int64_t requests, BenchProgress* progress)
+              int64_t requests, double rate, BenchProgress* progress)
       : options_(options),
+        requests_per_ns_(rate / 1e9),
         request_frame_(),
         expected_(std::move(expected)),
         remaining_(requests),
@@ -70,17 +71,24 @@ class BenchThread {
 
   void Run(int64_t stop_at_ns) {
     stop_at_ns_ = stop_at_ns;
-    const int64_t start = NowNanos();
+    const int64_t start = start_ns_ = NowNanos();
     for (auto& c : connections_) Refill(c.get(), start);
     epoll_event events[256];
-    while (in_flight_ > 0) {
-      const int n = epoll_wait(epoll_fd_, events, 256, 100);
+    const bool throttled = requests_per_ns_ > 0;
+    while (in_flight_ > 0 || (throttled && MoreToSend(NowNanos()))) {
+      // Throttled, wake every millisecond to send what the rate allows by then.
+      const int n = epoll_wait(epoll_fd_, events, 256, throttled ? 1 : 100);
       const int64_t now = NowNanos();
       for (int i = 0; i < n; ++i) {
         auto* c = static_cast<BenchConnection*>(events[i].data.ptr);
         if (c->dead) continue;
         if (events[i].events & EPOLLOUT) Write(c);
         if (!c->dead && (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) Read(c, now);
+      }
+      if (throttled) {
+        for (auto& c : connections_) {
+          if (!c->dead) Refill(c.get(), now);
+        }
       }
       if (n == 0) CheckStalled(now);
     }
@@ -99,8 +107,14 @@ class BenchThread {
   }
 
  private:
-  bool MaySend(int64_t now) const {
+  bool MoreToSend(int64_t now) const {
     return options_.requests > 0 ? remaining_ > 0 : now < stop_at_ns_;
+  }
+
+  bool MaySend(int64_t now) const {
+    if (!MoreToSend(now)) return false;
+    return requests_per_ns_ == 0 ||
+           sent_ < static_cast<int64_t>((now - start_ns_) * requests_per_ns_) + 1;
   }
 
   // Tops the connection up to `pipeline` requests in flight and writes them in one call.
@@ -108,6 +122,7 @@ class BenchThread {
     while (static_cast<int>(c->sent_at.size()) < options_.pipeline && MaySend(now)) {
       c->output.Append(request_frame_.view());
       c->sent_at.push_back(now);
+      ++sent_;
       --remaining_;
       ++in_flight_;
     }
@@ -197,6 +212,7 @@ class BenchThread {
   }
 
   const BenchOptions& options_;
+  const double requests_per_ns_;  // this thread's share of --rate; 0: as fast as possible
   protocol::Buffer request_frame_;
   const std::string expected_;
   int64_t remaining_;
@@ -205,6 +221,8 @@ class BenchThread {
   std::vector<std::unique_ptr<BenchConnection>> connections_;
   int epoll_fd_ = -1;
   int64_t stop_at_ns_ = 0;
+  int64_t start_ns_ = 0;
+  int64_t sent_ = 0;
   int64_t in_flight_ = 0;
   int64_t done_ = 0, errors_ = 0, mismatches_ = 0, bytes_ = 0;
   common::LatencyHistogram latency_;
@@ -238,8 +256,8 @@ absl::StatusOr<BenchResult> RunBench(const BenchOptions& options, BenchProgress*
     // Spread connections and requests evenly; the first threads take the remainders.
     const int connections = options.connections / threads + (t < options.connections % threads);
     const int64_t requests = options.requests / threads + (t < options.requests % threads);
-    workers.push_back(
-        std::make_unique<BenchThread>(options, payload, expected, requests, progress));
+    workers.push_back(std::make_unique<BenchThread>(options, payload, expected, requests,
+                                                    options.rate / threads, progress));
     if (absl::Status s = workers.back()->Connect(connections); !s.ok()) return s;
   }
   const int64_t stop_at = NowNanos() + absl::ToInt64Nanoseconds(options.duration);

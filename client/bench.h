@@ -34,6 +34,7 @@ struct BenchOptions {
   int64_t requests = 0;                              // total; 0 means run for `duration`
   absl::Duration duration = absl::Seconds(10);       // used when requests == 0
   int threads = 1;
+  double rate = 0;                                   // requests/s in all; 0: as fast as possible
   Verify verify = Verify::kNone;
   absl::Duration timeout = absl::Seconds(10);        // connect, and longest wait for a reply
 };

@@ -29,6 +29,7 @@ DEFINE_int32(payload_bytes, 64, "Bench: payload size of each request.");
 DEFINE_int64(requests, 0, "Bench: total requests to send; 0 means run for --duration_s.");
 DEFINE_double(duration_s, 10, "Bench: how long to run when --requests is 0.");
 DEFINE_int32(threads, 1, "Bench: load-generating threads (each runs its own epoll loop).");
+DEFINE_double(rate, 0, "Bench: requests per second in all (a steady load); 0 means flat out.");
 DEFINE_string(verify, "none", "Bench: check each reply: none, echo or uppercase.");
 DEFINE_bool(json, false, "Bench: print the summary as one JSON object.");
 
@@ -45,6 +46,7 @@ client::BenchOptions BenchOptionsFromFlags() {
   if (FLAGS_requests < 0) common::UsageError("--requests must not be negative");
   if (FLAGS_duration_s <= 0) common::UsageError("--duration_s must be positive");
   if (FLAGS_threads < 1) common::UsageError("--threads must be at least 1");
+  if (FLAGS_rate < 0) common::UsageError("--rate must not be negative");
   client::BenchOptions options;
   if (FLAGS_verify == "echo") {
     options.verify = client::Verify::kEcho;
@@ -61,6 +63,7 @@ client::BenchOptions BenchOptionsFromFlags() {
   options.requests = FLAGS_requests;
   options.duration = absl::Seconds(FLAGS_duration_s);
   options.threads = FLAGS_threads;
+  options.rate = FLAGS_rate;
   options.timeout = absl::Milliseconds(FLAGS_timeout_ms);
   return options;
 }

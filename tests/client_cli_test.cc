@@ -84,6 +84,17 @@ TEST(ClientCliTest, BenchRunsForADuration) {
   EXPECT_THAT(output, HasSubstr("\"errors\":0,\"mismatches\":0"));
 }
 
+TEST(ClientCliTest, BenchRateLimitsTheLoad) {
+  ServerProcess server = ServerProcess::Start({"--handler=echo"}).value();
+  // 200 requests at 400/s take about half a second, however fast the server is.
+  const absl::Time start = absl::Now();
+  const auto [status, output] = RunCommand(ClientCommand(
+      server.port(), "--bench --connections=4 --requests=200 --rate=400 --verify=echo --json"));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("\"requests\":200,\"errors\":0"));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(400));
+}
+
 TEST(ClientCliTest, RefusedConnectionExitsOneNamingTheAddress) {
   int port;
   {
