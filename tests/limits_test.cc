@@ -196,7 +196,7 @@ TEST(LimitsTest, RunningOutOfDescriptorsPausesAcceptingWithoutSpinning) {
   clients.clear();  // descriptors come back: the server accepts again, stats included
   ExpectServed(server.port());
   absl::StatusOr<std::map<std::string, int64_t>> stats = server.Stats();
-  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_TRUE(stats.ok()) << stats.status() << "\nserver log:\n" << server.Log();
   EXPECT_GE(stats->at("accept_pauses_fd_limit"), 1);
   EXPECT_THAT(server.Log(), HasSubstr("out of file descriptors"));
 }
