@@ -42,8 +42,15 @@ bench echo "$SOAK_SECONDS" "$rate_echo" >/tmp/soak_echo.json & echo_bench=$!
 bench uppercase "$SOAK_SECONDS" "$rate_upper" >/tmp/soak_upper.json & upper_bench=$!
 
 echo "second,handler,rss_kb,fds,frames_in,handler_errors,connections_active,latency_p99_us" >"$OUT"
-for ((second = 1; second <= SOAK_SECONDS; second++)); do
-  sleep 1
+# One sample a second by the wall clock, for as long as the load runs. Spawning the stats client
+# on a loaded machine takes a noticeable part of a second, so the loop sleeps to the next whole
+# second of elapsed time rather than for a fixed second (which drifted to 1.7 s per sample).
+start_us=${EPOCHREALTIME/./}
+second=0
+while kill -0 $echo_bench 2>/dev/null || kill -0 $upper_bench 2>/dev/null; do
+  elapsed_us=$((${EPOCHREALTIME/./} - start_us))
+  second=$((elapsed_us / 1000000 + 1))
+  sleep "$(printf '0.%06d' $((second * 1000000 - elapsed_us)))"
   for handler in echo uppercase; do
     p=${pid[$handler]}
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$p/status")
@@ -57,20 +64,23 @@ echo_status=0; upper_status=0
 wait $echo_bench || echo_status=$?
 wait $upper_bench || upper_status=$?
 
-python3 - "$OUT" "$WARMUP_SECONDS" <<'PY'
+python3 - "$OUT" "$WARMUP_SECONDS" "$SOAK_SECONDS" <<'PY'
 import csv, json, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-warmup = int(sys.argv[2])
+warmup, duration = int(sys.argv[2]), int(sys.argv[3])
 for handler, result in (("echo", "/tmp/soak_echo.json"), ("uppercase", "/tmp/soak_upper.json")):
     r = json.load(open(result))
-    mine = [x for x in rows if x["handler"] == handler]
+    # Samples taken while the load ran (the last one may see the clients leave).
+    mine = [x for x in rows if x["handler"] == handler and int(x["second"]) < duration]
     after = [x for x in mine if int(x["second"]) >= warmup]
-    rss_warm, rss_end = int(after[0]["rss_kb"]), int(mine[-1]["rss_kb"])
+    rss_warm, rss_end = int(after[0]["rss_kb"]), int(after[-1]["rss_kb"])
     rss_max = max(int(x["rss_kb"]) for x in after)
-    fds = sorted({int(x["fds"]) for x in after[:-2]})  # while the load ran
+    fds = sorted({int(x["fds"]) for x in after})
+    errors = int(mine[-1]["handler_errors"] or 0)
     print(f"{handler:9s} requests {r['requests']:>10} ({r['throughput_rps']:.0f}/s)  errors {r['errors']}  "
-          f"mismatches {r['mismatches']}  p99 {r['latency_us']['p99']:.0f} us  "
-          f"RSS {rss_warm} KiB at {warmup}s -> {rss_end} KiB at end ({100.0 * (rss_end - rss_warm) / rss_warm:+.2f}%), "
-          f"max {rss_max} KiB  fds {fds[0]}..{fds[-1]}")
+          f"mismatches {r['mismatches']}  handler_errors {errors}  p99 {r['latency_us']['p99']:.0f} us  "
+          f"RSS {rss_warm} KiB at {after[0]['second']}s -> {rss_end} KiB at {after[-1]['second']}s "
+          f"({100.0 * (rss_end - rss_warm) / rss_warm:+.2f}%), max {rss_max} KiB  fds {fds[0]}..{fds[-1]}  "
+          f"samples {len(mine)}")
 PY
 [[ $echo_status -eq 0 && $upper_status -eq 0 ]]
