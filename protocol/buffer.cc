@@ -23,6 +23,11 @@ char* Buffer::AppendUninitialized(size_t n) {
   return out;
 }
 
+void Buffer::Commit(size_t n) {
+  DCHECK_LE(n, room_size());
+  end_ += n;
+}
+
 void Buffer::Overwrite(size_t offset, absl::string_view bytes) {
   DCHECK_LE(offset + bytes.size(), size());
   std::memcpy(storage_.get() + begin_ + offset, bytes.data(), bytes.size());
@@ -46,6 +51,17 @@ void Buffer::Clear(size_t keep_capacity) {
     storage_.reset();
     capacity_ = 0;
   }
+}
+
+void Buffer::Reserve(size_t n) {
+  if (n <= capacity_ - begin_) return;
+  const size_t stored = size();
+  std::unique_ptr<char[]> grown(new char[n]);
+  if (stored > 0) std::memcpy(grown.get(), data(), stored);
+  storage_ = std::move(grown);
+  capacity_ = n;
+  begin_ = 0;
+  end_ = stored;
 }
 
 void Buffer::MakeRoom(size_t n) {

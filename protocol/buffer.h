@@ -41,6 +41,17 @@ class Buffer {
   // producer write in place (e.g. a transformed reply) instead of building a temporary.
   char* AppendUninitialized(size_t n);
 
+  // Makes room for `n` stored bytes in all with one allocation of exactly that size (if the
+  // buffer does not have that room already), so appends up to it never move the stored bytes. Untouched room costs address space,
+  // not resident memory.
+  void Reserve(size_t n);
+
+  // The free room after the stored bytes, for a producer (e.g. read()) to write into in place;
+  // Commit(n) then counts the first n of them as stored.
+  char* room() { return storage_.get() + end_; }
+  size_t room_size() const { return capacity_ - end_; }
+  void Commit(size_t n);
+
   // Overwrites already-stored bytes at `offset` from the front (used to patch a frame header).
   void Overwrite(size_t offset, absl::string_view bytes);
 

@@ -66,5 +66,20 @@ TEST(BufferTest, ClearFreesLargeAllocationsOnly) {
   EXPECT_TRUE(b.empty());
 }
 
+TEST(BufferTest, ReserveLetsAppendsFillInPlace) {
+  Buffer b;
+  b.Append("head");
+  b.Consume(2);
+  b.Reserve(1000);
+  EXPECT_EQ(b.view(), "ad");
+  const char* const start = b.data();
+  for (int i = 0; i < 99; ++i) b.Append("0123456789");
+  EXPECT_EQ(b.data(), start);  // never moved
+  EXPECT_EQ(b.size(), 992u);
+  EXPECT_EQ(b.capacity(), 1000u);
+  b.Reserve(10);  // already enough: no change
+  EXPECT_EQ(b.data(), start);
+}
+
 }  // namespace
 }  // namespace protocol

@@ -1,5 +1,7 @@
 #include "protocol/frame_decoder.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 
@@ -21,22 +23,66 @@ void FrameDecoder::Feed(absl::string_view chunk) {
     return;
   }
   Retain();
-  owned_.Append(chunk);
+  // Complete the header of the frame being assembled, if that is what is buffered.
+  if (owned_.size() < kHeaderBytes) {
+    const size_t take = std::min(kHeaderBytes - owned_.size(), chunk.size());
+    owned_.Append(chunk.substr(0, take));
+    chunk.remove_prefix(take);
+  }
+  const size_t total = IncompleteFrameTotal(owned_.view());
+  if (total == 0) {  // complete frames (or a bad header) buffered: keep the stream in order
+    owned_.Append(chunk);
+    return;
+  }
+  // Assemble the frame in place and leave the bytes after it in the caller's chunk, so the
+  // frame's buffer never grows past its reserved size (which would copy the whole frame).
+  owned_.Reserve(total);
+  const size_t take = std::min(total - owned_.size(), chunk.size());
+  owned_.Append(chunk.substr(0, take));
+  borrowed_ = chunk.substr(take);
 }
 
 void FrameDecoder::Retain() {
   if (!borrowed_.empty()) {
+    if (owned_.empty()) {
+      owned_.Clear(kKeepCapacity);  // a large frame's buffer is not kept for small leftovers
+      if (const size_t total = IncompleteFrameTotal(borrowed_)) owned_.Reserve(total);
+    }
     owned_.Append(borrowed_);
     borrowed_ = absl::string_view();
   }
   if (owned_.empty()) owned_.Clear(kKeepCapacity);
 }
 
+char* FrameDecoder::ReadSpace(size_t* n) {
+  *n = 0;
+  if (!borrowed_.empty()) return nullptr;
+  const size_t total = IncompleteFrameTotal(owned_.view());
+  if (total == 0) return nullptr;
+  owned_.Reserve(total);
+  *n = total - owned_.size();
+  return owned_.room();
+}
+
+void FrameDecoder::CommitRead(size_t n) { owned_.Commit(n); }
+
+size_t FrameDecoder::IncompleteFrameTotal(absl::string_view buffered) const {
+  if (buffered.size() < kHeaderBytes) return 0;
+  uint32_t length = ReadBigEndian32(buffered.data());
+  if (options_.allow_error_frames) length &= ~kErrorFlag;
+  if (length > options_.max_frame_bytes) return 0;  // Next() reports it
+  const size_t total = kHeaderBytes + size_t{length};
+  return total > buffered.size() ? total : 0;
+}
+
 absl::StatusOr<std::optional<Frame>> FrameDecoder::Next() {
   if (!failure_.ok()) return failure_;
-  const bool from_owned = borrowed_.empty();
+  // Buffered bytes come first; the caller's chunk continues after them.
+  const bool from_owned = !owned_.empty();
   const absl::string_view input = from_owned ? owned_.view() : borrowed_;
   if (input.size() < kHeaderBytes) return std::nullopt;
+  DCHECK(!from_owned || borrowed_.empty() || IncompleteFrameTotal(input) == 0)
+      << "an incomplete buffered frame must not be followed by borrowed bytes";
 
   uint32_t length = ReadBigEndian32(input.data());
   Frame frame;

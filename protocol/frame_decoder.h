@@ -4,8 +4,15 @@
 // more bytes. It copies as little as possible: while it holds no partial frame, a fed chunk is
 // only referenced, and frames are returned as views into it. Call Retain() before the chunk's
 // memory is reused; only then are the leftover bytes (an incomplete frame, or frames not yet
-// taken) copied into the decoder's own buffer, which grows with the bytes that actually arrived,
-// never with a length a header announces.
+// taken) copied into the decoder's own buffer.
+//
+// An incomplete frame is assembled in place: once its header is in, the decoder reserves room
+// for the whole frame (at most max_frame_bytes + 4), so later chunks are appended without ever
+// moving what came before. Growing a buffer geometrically instead would copy the frame received
+// so far, megabytes within one call. The reservation is address space: resident memory grows
+// only with the bytes that arrive (tests/limits_test checks the server's RSS). Instead of
+// Feed(), a caller may read straight into the frame with ReadSpace() and CommitRead(), which
+// saves copying a large frame through a scratch buffer.
 //
 //   FrameDecoder decoder({.max_frame_bytes = 1 << 20});
 //   decoder.Feed(absl::string_view(scratch, n));
@@ -58,6 +65,12 @@ class FrameDecoder {
   // Copies bytes still referenced from the last fed chunk into the decoder's own buffer.
   void Retain();
 
+  // While an incomplete frame with a complete header is buffered (and nothing fed is pending):
+  // the room for its missing bytes, *n of them. Write up to *n bytes there, then call
+  // CommitRead with the count. Otherwise returns nullptr with *n = 0.
+  char* ReadSpace(size_t* n);
+  void CommitRead(size_t n);
+
   // Bytes received but not yet returned as frames.
   size_t buffered_bytes() const { return borrowed_.size() + owned_.size(); }
 
@@ -65,10 +78,14 @@ class FrameDecoder {
   size_t owned_capacity() const { return owned_.capacity(); }
 
  private:
+  // Header + length of the frame `buffered` starts with, if its header is complete, its length
+  // valid, and the frame incomplete; otherwise 0.
+  size_t IncompleteFrameTotal(absl::string_view buffered) const;
+
   Options options_;
   absl::Status failure_;        // sticky once a bad header is seen
-  absl::string_view borrowed_;  // unconsumed part of the caller's chunk (never with owned_)
-  Buffer owned_;                // copied leftovers
+  Buffer owned_;                // copied leftovers; they come first in the stream
+  absl::string_view borrowed_;  // unconsumed part of the caller's last chunk, after owned_
 };
 
 }  // namespace protocol

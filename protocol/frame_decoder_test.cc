@@ -1,5 +1,6 @@
 #include "protocol/frame_decoder.h"
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -123,16 +124,69 @@ TEST(FrameDecoderTest, LengthFieldSplitAcrossChunksIsCheckedOnceComplete) {
   EXPECT_FALSE(decoder.Next().ok());
 }
 
-TEST(FrameDecoderTest, MemoryFollowsArrivedBytesNotDeclaredLength) {
-  FrameDecoder decoder({.max_frame_bytes = 16u << 20});
-  char header[5];
-  WriteBigEndian32(16u << 20, header);  // declares 16 MiB...
-  header[4] = 'x';                      // ...sends one byte
-  decoder.Feed(absl::string_view(header, 5));
-  ASSERT_TRUE(decoder.Next().ok());
+TEST(FrameDecoderTest, IncompleteFrameIsAssembledWithoutMovingIt) {
+  // Room for the whole frame is reserved once its header is in, so no later chunk makes the
+  // buffer grow (growing would copy everything received so far).
+  const std::string big(300000, 'b');
+  const std::string stream = Encode({big, "next"});
+  FrameDecoder decoder({});
+  decoder.Feed(absl::string_view(stream).substr(0, 2));  // half a header
+  ASSERT_FALSE(decoder.Next()->has_value());
   decoder.Retain();
-  EXPECT_EQ(decoder.buffered_bytes(), 5u);
-  EXPECT_LE(decoder.owned_capacity(), 256u);
+  size_t fed = 2;
+  size_t capacity = 0;
+  for (size_t chunk : {1, 3, 1000, 65536, 100000, 200000}) {
+    chunk = std::min(chunk, stream.size() - fed);
+    std::string scratch(stream.substr(fed, chunk));
+    decoder.Feed(scratch);
+    fed += chunk;
+    absl::StatusOr<std::optional<Frame>> frame = decoder.Next();
+    ASSERT_TRUE(frame.ok());
+    if (frame->has_value()) {
+      EXPECT_EQ((*frame)->payload, big);
+      EXPECT_EQ(decoder.owned_capacity(), capacity) << "the frame's buffer grew";
+      frame = decoder.Next();  // the bytes after the big frame were in the same chunk
+      ASSERT_TRUE(frame.ok() && frame->has_value());
+      EXPECT_EQ((*frame)->payload, "next");
+      break;
+    }
+    decoder.Retain();
+    if (fed < 4) continue;  // the header is not complete yet
+    if (capacity == 0) capacity = decoder.owned_capacity();
+    EXPECT_EQ(capacity, 4 + big.size());
+    EXPECT_EQ(decoder.owned_capacity(), capacity);
+    scratch.assign(scratch.size(), 'Z');  // reused scratch must not show up in the frame
+  }
+  EXPECT_EQ(fed, stream.size());
+}
+
+TEST(FrameDecoderTest, ReadSpaceTakesBytesStraightIntoTheFrame) {
+  const std::string stream = Encode({std::string(1000, 'r'), "after"});
+  FrameDecoder decoder({});
+  size_t n = 1;
+  EXPECT_EQ(decoder.ReadSpace(&n), nullptr);  // nothing buffered
+  EXPECT_EQ(n, 0u);
+  decoder.Feed(absl::string_view(stream).substr(0, 3));
+  decoder.Retain();
+  EXPECT_EQ(decoder.ReadSpace(&n), nullptr);  // the length is not known yet
+  decoder.Feed(absl::string_view(stream).substr(3, 7));
+  ASSERT_FALSE(decoder.Next()->has_value());
+  decoder.Retain();
+  char* space = decoder.ReadSpace(&n);
+  ASSERT_NE(space, nullptr);
+  ASSERT_EQ(n, 1004u - 10u);  // exactly the missing bytes: never a byte of the next frame
+  std::memcpy(space, stream.data() + 10, 500);
+  decoder.CommitRead(500);
+  ASSERT_FALSE(decoder.Next()->has_value());
+  space = decoder.ReadSpace(&n);
+  ASSERT_EQ(n, 494u);
+  std::memcpy(space, stream.data() + 510, n);
+  decoder.CommitRead(n);
+  EXPECT_EQ(decoder.ReadSpace(&n), nullptr);  // complete: nothing is missing
+  decoder.Feed(absl::string_view(stream).substr(1004));
+  EXPECT_EQ((*decoder.Next())->payload, std::string(1000, 'r'));
+  EXPECT_EQ((*decoder.Next())->payload, "after");
+  EXPECT_FALSE(decoder.Next()->has_value());
 }
 
 TEST(FrameDecoderTest, LargeLeftoverIsFreedOnceConsumed) {

@@ -13,8 +13,8 @@
 #include <string>
 
 #include "handlers/handler.h"
-#include "protocol/buffer.h"
 #include "protocol/frame_decoder.h"
+#include "protocol/output_queue.h"
 #include "server/timer_list.h"
 
 namespace server {
@@ -25,7 +25,7 @@ struct Connection {
 
   const int fd;
   protocol::FrameDecoder decoder;  // bytes received, not yet answered
-  protocol::Buffer output;         // replies not yet taken by the socket
+  protocol::OutputQueue output;    // replies not yet taken by the socket
   std::unique_ptr<handlers::Handler> handler;
 
   TimerNode idle_timer{this};   // restarted by any traffic

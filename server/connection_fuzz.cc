@@ -4,7 +4,7 @@
 // stop reading. Every reply must be the request it answers, in order, and the stream must end
 // exactly where a one-shot decode of it ends (all frames answered, or the same bad header).
 //
-// Input layout: [chunk seed][batch limit][output limit][stream...]
+// Input layout: [chunk seed][batch limit][output limit][segment size][stream...]
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -40,15 +40,16 @@ std::vector<std::string> DecodeAll(absl::string_view bytes, bool allow_errors, b
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 3) return 0;
+  if (size < 4) return 0;
   const size_t chunk_size = 1 + data[0] % 97;
   const int max_frames = 1 + data[1] % 8;
   const size_t max_pending = static_cast<size_t>(data[2]) * 8;
-  const absl::string_view stream(reinterpret_cast<const char*>(data) + 3, size - 3);
+  const size_t segment_bytes = 1 + data[3] % 64;  // many segments, so their seams are fuzzed
+  const absl::string_view stream(reinterpret_cast<const char*>(data) + 4, size - 4);
 
   protocol::FrameDecoder decoder({.max_frame_bytes = kMaxFrameBytes});
   handlers::EchoHandler echo;
-  protocol::Buffer output;
+  protocol::OutputQueue output(segment_bytes);
   std::string replies;  // everything the simulated client has read
   const server::DispatchLimits limits{.max_frame_bytes = kMaxFrameBytes,
                                       .max_pending_output_bytes = max_pending,
@@ -65,14 +66,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       if (r.stopped == server::StopReason::kNeedMoreBytes) break;
-      // Output full or batch limit: the client reads what is pending, the server goes on.
-      replies.append(output.data(), output.size());
+      // Output full or batch limit: the client reads what is pending, in pieces the size of a
+      // chunk (as a socket might take them), and the server goes on.
+      while (!output.empty()) {
+        absl::string_view parts[4];
+        output.Peek(parts, 4);
+        const size_t n = std::min(parts[0].size(), chunk_size);
+        replies.append(parts[0].data(), n);
+        output.Consume(n);
+      }
       output.Clear(256);
     }
     decoder.Retain();
     chunk.assign(chunk.size(), '\x5a');  // the decoder must not read reused memory
   }
-  replies.append(output.data(), output.size());
+  replies += output.ToString();
 
   bool reference_failed = false, replies_failed = false;
   const std::vector<std::string> requests = DecodeAll(stream, false, &reference_failed);

@@ -37,7 +37,7 @@ bool AnswerFrame(absl::string_view request, handlers::Handler& handler, protocol
 }  // namespace
 
 DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler& handler,
-                              protocol::Buffer& output, const DispatchLimits& limits) {
+                              protocol::OutputQueue& output, const DispatchLimits& limits) {
   DispatchResult result;
   while (true) {
     if (output.size() > limits.max_pending_output_bytes) {
@@ -60,7 +60,8 @@ DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler
       result.stopped = StopReason::kNeedMoreBytes;
       return result;
     }
-    if (!AnswerFrame((*frame)->payload, handler, output, limits.max_frame_bytes)) {
+    if (!AnswerFrame((*frame)->payload, handler, output.BufferForNextReply(),
+                     limits.max_frame_bytes)) {
       ++result.handler_errors;
     }
     ++result.frames;

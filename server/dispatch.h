@@ -1,6 +1,6 @@
 // DispatchFrames: the socket-free heart of a connection. Takes the complete frames a decoder
 // holds, passes each to the connection's handler, and appends each reply (or error reply, see
-// docs/protocol.md) to the output buffer, in order, until one of the limits stops it.
+// docs/protocol.md) to the output queue, in order, until one of the limits stops it.
 //
 //   DispatchResult r = DispatchFrames(decoder, handler, output, {.max_frame_bytes = 1 << 20});
 //   switch (r.stopped) { case StopReason::kProtocolError: close; ... }
@@ -15,8 +15,8 @@
 
 #include "absl/status/status.h"
 #include "handlers/handler.h"
-#include "protocol/buffer.h"
 #include "protocol/frame_decoder.h"
+#include "protocol/output_queue.h"
 
 namespace server {
 
@@ -41,7 +41,7 @@ struct DispatchResult {
 };
 
 DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler& handler,
-                              protocol::Buffer& output, const DispatchLimits& limits);
+                              protocol::OutputQueue& output, const DispatchLimits& limits);
 
 }  // namespace server
 

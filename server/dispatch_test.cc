@@ -28,19 +28,19 @@ class ThrowingHandler : public handlers::Handler {
 TEST(DispatchFramesTest, AnswersEveryCompleteFrameInOrder) {
   protocol::FrameDecoder decoder({});
   handlers::EchoHandler echo;
-  protocol::Buffer output;
+  protocol::OutputQueue output;
   const std::string stream = Frames({"a", "", "bc"});
   decoder.Feed(absl::string_view(stream).substr(0, stream.size() - 1));  // last frame partial
   DispatchResult r = DispatchFrames(decoder, echo, output, {.max_frame_bytes = 100});
   EXPECT_EQ(r.frames, 2);
   EXPECT_EQ(r.stopped, StopReason::kNeedMoreBytes);
-  EXPECT_EQ(output.view(), Frames({"a", ""}));
+  EXPECT_EQ(output.ToString(), Frames({"a", ""}));
 }
 
 TEST(DispatchFramesTest, StopsAtTheBatchLimitAndResumes) {
   protocol::FrameDecoder decoder({});
   handlers::EchoHandler echo;
-  protocol::Buffer output;
+  protocol::OutputQueue output;
   const std::string stream = Frames({"1", "2", "3"});
   decoder.Feed(stream);
   DispatchResult r = DispatchFrames(decoder, echo, output, {.max_frame_bytes = 100, .max_frames = 2});
@@ -49,13 +49,13 @@ TEST(DispatchFramesTest, StopsAtTheBatchLimitAndResumes) {
   r = DispatchFrames(decoder, echo, output, {.max_frame_bytes = 100, .max_frames = 2});
   EXPECT_EQ(r.frames, 1);
   EXPECT_EQ(r.stopped, StopReason::kNeedMoreBytes);
-  EXPECT_EQ(output.view(), stream);
+  EXPECT_EQ(output.ToString(), stream);
 }
 
 TEST(DispatchFramesTest, StopsWhenOutputIsFull) {
   protocol::FrameDecoder decoder({});
   handlers::EchoHandler echo;
-  protocol::Buffer output;
+  protocol::OutputQueue output;
   const std::string stream = Frames({"12345", "12345", "12345"});  // Feed() borrows: keep it alive
   decoder.Feed(stream);
   const DispatchResult r =
@@ -67,7 +67,7 @@ TEST(DispatchFramesTest, StopsWhenOutputIsFull) {
 TEST(DispatchFramesTest, HandlerFailuresBecomeErrorRepliesAndDispatchGoesOn) {
   protocol::FrameDecoder decoder({});
   ThrowingHandler failing;
-  protocol::Buffer output;
+  protocol::OutputQueue output;
   const std::string stream = Frames({"throw", "status"});  // Feed() borrows: keep it alive
   decoder.Feed(stream);
   const DispatchResult r = DispatchFrames(decoder, failing, output, {.max_frame_bytes = 100});
@@ -76,24 +76,24 @@ TEST(DispatchFramesTest, HandlerFailuresBecomeErrorRepliesAndDispatchGoesOn) {
   protocol::Buffer expected;
   protocol::AppendErrorFrame(absl::InternalError("handler threw: boom"), &expected);
   protocol::AppendErrorFrame(absl::InvalidArgumentError("no"), &expected);
-  EXPECT_EQ(output.view(), expected.view());
+  EXPECT_EQ(output.ToString(), expected.view());
 }
 
 TEST(DispatchFramesTest, OversizeReplyBecomesAnError) {
   protocol::FrameDecoder decoder({});
   handlers::EchoHandler echo;
-  protocol::Buffer output;
+  protocol::OutputQueue output;
   const std::string stream = Frames({"12345678"});  // Feed() borrows: keep it alive
   decoder.Feed(stream);
   const DispatchResult r = DispatchFrames(decoder, echo, output, {.max_frame_bytes = 4});
   EXPECT_EQ(r.handler_errors, 1);
-  EXPECT_NE(output.view().find("RESOURCE_EXHAUSTED: reply of 8 bytes"), absl::string_view::npos);
+  EXPECT_NE(output.ToString().find("RESOURCE_EXHAUSTED: reply of 8 bytes"), absl::string_view::npos);
 }
 
 TEST(DispatchFramesTest, BadHeaderIsAProtocolError) {
   protocol::FrameDecoder decoder({.max_frame_bytes = 10});
   handlers::EchoHandler echo;
-  protocol::Buffer output;
+  protocol::OutputQueue output;
   const std::string stream = Frames({"ok", std::string(11, 'x')});  // Feed() borrows: keep it alive
   decoder.Feed(stream);
   const DispatchResult r = DispatchFrames(decoder, echo, output, {.max_frame_bytes = 10});

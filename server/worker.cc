@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,11 +22,34 @@ namespace {
 
 // One read takes up to this much; each worker has one such buffer, shared by its connections.
 constexpr size_t kReadBufferBytes = 256 << 10;
+// A frame missing at least this much is read into place (one copy saved); below it, reading
+// into the shared buffer may bring the following frames in the same call.
+constexpr size_t kReadInPlaceMinBytes = 64 << 10;
 // An emptied output buffer keeps at most this much allocated, so idle connections stay small.
 constexpr size_t kKeepOutputCapacity = 16 << 10;
 constexpr int kMaxEvents = 256;
 
+// At most this many output segments go to one sendmsg (each is up to a 64 KiB segment or one
+// large reply, so this is plenty for one call).
+constexpr int kMaxSendParts = 16;
+
 bool WouldBlock(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
+
+// Writes what the socket takes of `output`: one system call whatever the number of segments.
+ssize_t Send(int fd, const protocol::OutputQueue& output) {
+  absl::string_view parts[kMaxSendParts];
+  const int count = output.Peek(parts, kMaxSendParts);
+  if (count == 1) return send(fd, parts[0].data(), parts[0].size(), MSG_NOSIGNAL);
+  iovec iov[kMaxSendParts];
+  for (int i = 0; i < count; ++i) {
+    iov[i].iov_base = const_cast<char*>(parts[i].data());
+    iov[i].iov_len = parts[i].size();
+  }
+  msghdr message{};
+  message.msg_iov = iov;
+  message.msg_iovlen = count;
+  return sendmsg(fd, &message, MSG_NOSIGNAL);
+}
 
 }  // namespace
 
@@ -164,11 +188,20 @@ int Worker::NextTimeoutMillis() const {
 }
 
 void Worker::OnReadable(Connection* c) {
-  const ssize_t n = read(c->fd, read_buffer_.get(), kReadBufferBytes);
+  ssize_t n;
+  size_t missing = 0;
+  char* in_place = c->decoder.ReadSpace(&missing);
+  if (in_place != nullptr && missing >= kReadInPlaceMinBytes) {
+    // The rest of a large frame: straight into its place, not through the shared buffer.
+    n = read(c->fd, in_place, std::min(missing, kReadBufferBytes));
+    if (n > 0) c->decoder.CommitRead(n);
+  } else {
+    n = read(c->fd, read_buffer_.get(), kReadBufferBytes);
+    if (n > 0) c->decoder.Feed(absl::string_view(read_buffer_.get(), n));
+  }
   if (n > 0) {
     stats_.bytes_in.Add(n);
     idle_timers_.Touch(&c->idle_timer, now_ns_);
-    c->decoder.Feed(absl::string_view(read_buffer_.get(), n));
     const int served = ServeFrames(c);
     if (c->closed) return;
     c->decoder.Retain();  // the read buffer is about to serve another connection
@@ -235,7 +268,7 @@ int Worker::ServeFrames(Connection* c) {
 
 void Worker::Flush(Connection* c) {
   if (!c->output.empty()) {
-    const ssize_t n = send(c->fd, c->output.data(), c->output.size(), MSG_NOSIGNAL);
+    const ssize_t n = Send(c->fd, c->output);
     if (n < 0 && !WouldBlock(errno)) {
       VLOG(1) << "write to " << PeerName(c->fd) << ": " << std::strerror(errno);
       Close(c);
