@@ -1,5 +1,6 @@
 #include "server/worker.h"
 
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -28,6 +29,8 @@ constexpr size_t kReadInPlaceMinBytes = 64 << 10;
 // An emptied output buffer keeps at most this much allocated, so idle connections stay small.
 constexpr size_t kKeepOutputCapacity = 16 << 10;
 constexpr int kMaxEvents = 256;
+// Freed memory goes back to the kernel at most this often (see MaybeReleaseMemory).
+constexpr int64_t kMemoryReleaseIntervalNs = 1'000'000'000;
 
 // At most this many output segments go to one sendmsg (each is up to a 64 KiB segment or one
 // large reply, so this is plenty for one call).
@@ -140,6 +143,7 @@ void Worker::Run() {
     ServeReadyList();
     ExpireTimers();
     FreeClosed();
+    MaybeReleaseMemory(n);
     UpdatePendingOutputMax();
     if (draining_ && connections_.empty()) return;
   }
@@ -176,6 +180,7 @@ void Worker::TakeHandoffs() {
 int Worker::NextTimeoutMillis() const {
   if (!ready_.empty()) return 0;
   int64_t next = INT64_MAX;
+  if (release_memory_pending_) next = memory_released_ns_ + kMemoryReleaseIntervalNs;
   if (const TimerNode* oldest = idle_timers_.Oldest()) next = oldest->started + idle_timeout_ns_;
   if (const TimerNode* oldest = frame_timers_.Oldest()) {
     next = std::min(next, oldest->started + frame_timeout_ns_);
@@ -404,6 +409,20 @@ void Worker::FreeClosed() {
       std::remove_if(writers_.begin(), writers_.end(), [](Connection* c) { return c->closed; }),
       writers_.end());
   closed_.clear();  // runs each handler's destructor: its "connection closed" notice
+  release_memory_pending_ = true;
+}
+
+// main.cc keeps freed memory in the allocator's heaps, so that a busy server reuses it instead of
+// faulting fresh pages in. Once connections have closed (an attack that ended, large requests
+// that are done) and the loop is quiet, hand it back to the kernel: at most once a second, and
+// never while the loop is busy.
+void Worker::MaybeReleaseMemory(int events) {
+  if (!release_memory_pending_ || events > 1 || now_ns_ - memory_released_ns_ < kMemoryReleaseIntervalNs) {
+    return;
+  }
+  malloc_trim(0);
+  release_memory_pending_ = false;
+  memory_released_ns_ = now_ns_;
 }
 
 void Worker::UpdatePendingOutputMax() {

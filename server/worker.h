@@ -80,6 +80,7 @@ class Worker {
   std::vector<Connection*> Snapshot() const;  // for loops that may Close()
   void FreeClosed();
   void UpdatePendingOutputMax();
+  void MaybeReleaseMemory(int events);
 
   const int id_;
   const ServerOptions options_;
@@ -108,6 +109,8 @@ class Worker {
   std::unique_ptr<char[]> read_buffer_;  // shared by this worker's connections
   LogLimiter log_limiter_{10};  // client-provoked warnings: at most 10 lines a second
   int64_t now_ns_ = 0;
+  bool release_memory_pending_ = false;  // connections closed since memory was last released
+  int64_t memory_released_ns_ = 0;
   bool draining_ = false;
   int64_t deadline_ns_ = 0;
 };
