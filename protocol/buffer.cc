@@ -54,14 +54,7 @@ void Buffer::Clear(size_t keep_capacity) {
 }
 
 void Buffer::Reserve(size_t n) {
-  if (n <= capacity_ - begin_) return;
-  const size_t stored = size();
-  std::unique_ptr<char[]> grown(new char[n]);
-  if (stored > 0) std::memcpy(grown.get(), data(), stored);
-  storage_ = std::move(grown);
-  capacity_ = n;
-  begin_ = 0;
-  end_ = stored;
+  if (n > capacity_ - begin_) Reallocate(n);
 }
 
 void Buffer::MakeRoom(size_t n) {
@@ -70,13 +63,19 @@ void Buffer::MakeRoom(size_t n) {
   // with the space reclaimed; otherwise grow geometrically so appends stay amortised O(1).
   if (capacity_ - stored >= n && begin_ >= stored) {
     std::memmove(storage_.get(), data(), stored);
+    begin_ = 0;
+    end_ = stored;
   } else {
-    const size_t capacity = std::max({kMinCapacity, stored + n, capacity_ * 2});
-    std::unique_ptr<char[]> grown(new char[capacity]);
-    if (stored > 0) std::memcpy(grown.get(), data(), stored);
-    storage_ = std::move(grown);
-    capacity_ = capacity;
+    Reallocate(std::max({kMinCapacity, stored + n, capacity_ * 2}));
   }
+}
+
+void Buffer::Reallocate(size_t capacity) {
+  const size_t stored = size();
+  std::unique_ptr<char[]> grown(new char[capacity]);
+  if (stored > 0) std::memcpy(grown.get(), data(), stored);
+  storage_ = std::move(grown);
+  capacity_ = capacity;
   begin_ = 0;
   end_ = stored;
 }

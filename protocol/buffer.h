@@ -67,6 +67,7 @@ class Buffer {
 
  private:
   void MakeRoom(size_t n);
+  void Reallocate(size_t capacity);  // moves the stored bytes to the front of a new allocation
 
   std::unique_ptr<char[]> storage_;
   size_t capacity_ = 0;
