@@ -180,8 +180,8 @@ void Worker::TakeHandoffs() {
 int Worker::NextTimeoutMillis() const {
   if (!ready_.empty()) return 0;
   int64_t next = INT64_MAX;
-  if (release_memory_pending_) next = memory_released_ns_ + kMemoryReleaseIntervalNs;
   if (const TimerNode* oldest = idle_timers_.Oldest()) next = oldest->started + idle_timeout_ns_;
+  if (release_memory_pending_) next = std::min(next, memory_released_ns_ + kMemoryReleaseIntervalNs);
   if (const TimerNode* oldest = frame_timers_.Oldest()) {
     next = std::min(next, oldest->started + frame_timeout_ns_);
   }
