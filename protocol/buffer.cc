@@ -17,8 +17,8 @@ void Buffer::Append(absl::string_view bytes) {
 }
 
 char* Buffer::AppendUninitialized(size_t n) {
-  if (capacity_ - end_ < n) MakeRoom(n);
-  char* out = storage_.get() + end_;
+  if (capacity() - end_ < n) MakeRoom(n);
+  char* out = storage_.data() + end_;
   end_ += n;
   return out;
 }
@@ -30,7 +30,7 @@ void Buffer::Commit(size_t n) {
 
 void Buffer::Overwrite(size_t offset, absl::string_view bytes) {
   DCHECK_LE(offset + bytes.size(), size());
-  std::memcpy(storage_.get() + begin_ + offset, bytes.data(), bytes.size());
+  std::memcpy(storage_.data() + begin_ + offset, bytes.data(), bytes.size());
 }
 
 void Buffer::Consume(size_t n) {
@@ -47,35 +47,33 @@ void Buffer::Truncate(size_t n) {
 
 void Buffer::Clear(size_t keep_capacity) {
   begin_ = end_ = 0;
-  if (capacity_ > keep_capacity) {
-    storage_.reset();
-    capacity_ = 0;
+  if (capacity() > keep_capacity) {
+    storage_ = MemoryBlock();
   }
 }
 
 void Buffer::Reserve(size_t n) {
-  if (n > capacity_ - begin_) Reallocate(n);
+  if (n > capacity() - begin_) Reallocate(n, MemoryBlock::Fill::kGradually);
 }
 
 void Buffer::MakeRoom(size_t n) {
   const size_t stored = size();
   // Slide stored bytes to the front when that frees enough room and the move is cheap compared
   // with the space reclaimed; otherwise grow geometrically so appends stay amortised O(1).
-  if (capacity_ - stored >= n && begin_ >= stored) {
-    std::memmove(storage_.get(), data(), stored);
+  if (capacity() - stored >= n && begin_ >= stored) {
+    std::memmove(storage_.data(), data(), stored);
     begin_ = 0;
     end_ = stored;
   } else {
-    Reallocate(std::max({kMinCapacity, stored + n, capacity_ * 2}));
+    Reallocate(std::max({kMinCapacity, stored + n, capacity() * 2}), MemoryBlock::Fill::kAtOnce);
   }
 }
 
-void Buffer::Reallocate(size_t capacity) {
+void Buffer::Reallocate(size_t capacity, MemoryBlock::Fill fill) {
   const size_t stored = size();
-  std::unique_ptr<char[]> grown(new char[capacity]);
-  if (stored > 0) std::memcpy(grown.get(), data(), stored);
+  MemoryBlock grown = MemoryBlock::Allocate(capacity, fill);
+  if (stored > 0) std::memcpy(grown.data(), data(), stored);
   storage_ = std::move(grown);
-  capacity_ = capacity;
   begin_ = 0;
   end_ = stored;
 }

@@ -15,9 +15,9 @@
 #define PROTOCOL_BUFFER_H_
 
 #include <cstddef>
-#include <memory>
 
 #include "absl/strings/string_view.h"
+#include "protocol/memory_block.h"
 
 namespace protocol {
 
@@ -29,10 +29,10 @@ class Buffer {
   Buffer(Buffer&&) = default;
   Buffer& operator=(Buffer&&) = default;
 
-  const char* data() const { return storage_.get() + begin_; }
+  const char* data() const { return storage_.data() + begin_; }
   size_t size() const { return end_ - begin_; }
   bool empty() const { return begin_ == end_; }
-  size_t capacity() const { return capacity_; }
+  size_t capacity() const { return storage_.size(); }
   absl::string_view view() const { return absl::string_view(data(), size()); }
 
   void Append(absl::string_view bytes);
@@ -41,15 +41,15 @@ class Buffer {
   // producer write in place (e.g. a transformed reply) instead of building a temporary.
   char* AppendUninitialized(size_t n);
 
-  // Makes room for `n` stored bytes in all with one allocation of exactly that size (if the
-  // buffer does not have that room already), so appends up to it never move the stored bytes. Untouched room costs address space,
-  // not resident memory.
+  // Makes room for `n` stored bytes in all with one allocation (if the buffer does not have that
+  // room already), so appends up to it never move the stored bytes. Meant for bytes that arrive
+  // gradually: untouched room costs address space, not resident memory (see MemoryBlock).
   void Reserve(size_t n);
 
   // The free room after the stored bytes, for a producer (e.g. read()) to write into in place;
   // Commit(n) then counts the first n of them as stored.
-  char* room() { return storage_.get() + end_; }
-  size_t room_size() const { return capacity_ - end_; }
+  char* room() { return storage_.data() + end_; }
+  size_t room_size() const { return capacity() - end_; }
   void Commit(size_t n);
 
   // Overwrites already-stored bytes at `offset` from the front (used to patch a frame header).
@@ -67,10 +67,10 @@ class Buffer {
 
  private:
   void MakeRoom(size_t n);
-  void Reallocate(size_t capacity);  // moves the stored bytes to the front of a new allocation
+  // Moves the stored bytes to the front of a new block of at least `capacity` bytes.
+  void Reallocate(size_t capacity, MemoryBlock::Fill fill);
 
-  std::unique_ptr<char[]> storage_;
-  size_t capacity_ = 0;
+  MemoryBlock storage_;
   size_t begin_ = 0;  // first stored byte
   size_t end_ = 0;    // one past the last stored byte
 };

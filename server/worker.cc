@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "protocol/frame.h"
+#include "protocol/memory_block.h"
 #include "server/clock.h"
 #include "server/dispatch.h"
 #include "server/socket.h"
@@ -29,8 +30,10 @@ constexpr size_t kReadInPlaceMinBytes = 64 << 10;
 // An emptied output buffer keeps at most this much allocated, so idle connections stay small.
 constexpr size_t kKeepOutputCapacity = 16 << 10;
 constexpr int kMaxEvents = 256;
-// Freed memory goes back to the kernel at most this often (see MaybeReleaseMemory).
-constexpr int64_t kMemoryReleaseIntervalNs = 1'000'000'000;
+// Freed memory goes back to the kernel once no connection has closed for this long, or at
+// least this often while they keep closing (see MaybeReleaseMemory).
+constexpr int64_t kQuietBeforeReleaseNs = 1'000'000'000;
+constexpr int64_t kMaxReleaseIntervalNs = 30'000'000'000;
 
 // At most this many output segments go to one sendmsg (each is up to a 64 KiB segment or one
 // large reply, so this is plenty for one call).
@@ -116,6 +119,7 @@ void Worker::Join() {
 
 void Worker::Run() {
   epoll_event events[kMaxEvents];
+  memory_released_ns_ = MonotonicNanos();  // the 30 s ceiling counts from the start
   while (true) {
     const int n = epoll_wait(epoll_fd_, events, kMaxEvents, NextTimeoutMillis());
     if (n < 0 && errno != EINTR) PLOG(FATAL) << "epoll_wait";
@@ -181,7 +185,7 @@ int Worker::NextTimeoutMillis() const {
   if (!ready_.empty()) return 0;
   int64_t next = INT64_MAX;
   if (const TimerNode* oldest = idle_timers_.Oldest()) next = oldest->started + idle_timeout_ns_;
-  if (release_memory_pending_) next = std::min(next, memory_released_ns_ + kMemoryReleaseIntervalNs);
+  if (release_memory_pending_) next = std::min(next, NextMemoryReleaseNs());
   if (const TimerNode* oldest = frame_timers_.Oldest()) {
     next = std::min(next, oldest->started + frame_timeout_ns_);
   }
@@ -410,16 +414,23 @@ void Worker::FreeClosed() {
       writers_.end());
   closed_.clear();  // runs each handler's destructor: its "connection closed" notice
   release_memory_pending_ = true;
+  connections_freed_ns_ = now_ns_;
 }
 
 // main.cc keeps freed memory in the allocator's heaps, so that a busy server reuses it instead of
 // faulting fresh pages in. Once connections have closed (an attack that ended, large requests
-// that are done) and the loop is quiet, hand it back to the kernel: at most once a second, and
-// never while the loop is busy.
+// that are done), hand it back to the kernel, but only when the worker is quiet: a second after
+// the last close, in a loop iteration with at most one event. A trim takes milliseconds, and
+// memory trimmed while connections keep coming and going (churn, a garbage flood) would only be
+// faulted in again; a server that never stops closing connections still trims every 30 s.
+int64_t Worker::NextMemoryReleaseNs() const {
+  return std::min(connections_freed_ns_ + kQuietBeforeReleaseNs,
+                  memory_released_ns_ + kMaxReleaseIntervalNs);
+}
+
 void Worker::MaybeReleaseMemory(int events) {
-  if (!release_memory_pending_ || events > 1 || now_ns_ - memory_released_ns_ < kMemoryReleaseIntervalNs) {
-    return;
-  }
+  if (!release_memory_pending_ || events > 1 || now_ns_ < NextMemoryReleaseNs()) return;
+  protocol::MemoryBlock::ReleaseCachedBlocks();
   malloc_trim(0);
   release_memory_pending_ = false;
   memory_released_ns_ = now_ns_;

@@ -81,6 +81,7 @@ class Worker {
   void FreeClosed();
   void UpdatePendingOutputMax();
   void MaybeReleaseMemory(int events);
+  int64_t NextMemoryReleaseNs() const;
 
   const int id_;
   const ServerOptions options_;
@@ -111,6 +112,7 @@ class Worker {
   int64_t now_ns_ = 0;
   bool release_memory_pending_ = false;  // connections closed since memory was last released
   int64_t memory_released_ns_ = 0;
+  int64_t connections_freed_ns_ = 0;     // when FreeClosed() last freed any
   bool draining_ = false;
   int64_t deadline_ns_ = 0;
 };
