@@ -1,17 +1,16 @@
 // MemoryBlock: the storage behind a Buffer, sized and backed for how it will be filled.
 //
 // Why not plain `new char[]` for everything: on these virtual machines every fresh 4 KiB page
-// costs ~17 us to fault in (~4.5 ms per MiB), so copying a 1.5 MB reply into new memory stalls
-// every other connection of the worker for ~7 ms. A 2 MiB transparent huge page costs one
+// costs ~17 us to fault in (~4.5 ms per MiB), so copying a 4 MB reply into new memory stalls
+// every other connection of the worker for ~18 ms. A 2 MiB transparent huge page costs one
 // fault (~65 us per MiB, as fast as writing warm memory). So blocks of kLargeBytes and more
 // are their own mappings, rounded up to whole huge pages and aligned to them, and advised to
-// use huge pages; freeing one unmaps it, so its memory goes back to the kernel at once.
-// Smaller blocks come from malloc, where small buffers belong.
+// use huge pages; freeing one unmaps (or caches, below) it. Smaller blocks come from malloc,
+// where small buffers belong (and where freed memory stays warm until the owner trims it).
 //
 // Freed large blocks are kept, per thread, in a small cache (at most kCacheBytes of them) and
 // handed out again: the pages a block already has resident cost no fault when reused. This is
-// what keeps a flood of large partial frames from faulting every byte it sends into fresh
-// memory. The owner of a thread that frees large blocks calls ReleaseCachedBlocks() when it is
+// what keeps a stream of large frames from faulting every byte into fresh memory. The owner of a thread that frees large blocks calls ReleaseCachedBlocks() when it is
 // quiet, to give that memory back; a thread's cache is also released when the thread exits.
 //
 // Huge pages make memory resident 2 MiB at a time. For a block filled as bytes arrive from a
@@ -32,8 +31,9 @@ namespace protocol {
 
 class MemoryBlock {
  public:
-  // Blocks at least this large are mapped with huge pages.
-  static constexpr size_t kLargeBytes = size_t{1} << 20;
+  // Blocks at least this large are mapped with huge pages: at least one whole huge page, so
+  // rounding up to whole ones wastes less than half of a block.
+  static constexpr size_t kLargeBytes = size_t{2} << 20;
   static constexpr size_t kHugePageBytes = size_t{2} << 20;
   // Each thread keeps at most this much address space of freed large blocks for reuse.
   static constexpr size_t kCacheBytes = size_t{64} << 20;
