@@ -32,6 +32,7 @@ struct Connection {
   TimerNode frame_timer{this};  // runs while an incomplete frame is buffered
 
   bool in_epoll = false;
+  bool on_probation = true;     // in the worker's probation set until it completes a frame
   uint32_t epoll_events = 0;    // the interest currently registered
   bool reading_paused = false;  // output above --max_pending_output_bytes
   bool peer_closed = false;     // read() returned 0: answer what came, then close

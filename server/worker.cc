@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
@@ -30,6 +31,12 @@ constexpr size_t kReadInPlaceMinBytes = 64 << 10;
 // An emptied output buffer keeps at most this much allocated, so idle connections stay small.
 constexpr size_t kKeepOutputCapacity = 16 << 10;
 constexpr int kMaxEvents = 256;
+// Per loop iteration, at most this many events of connections on probation are served and this
+// many handed-over connections adopted (see worker.h).
+constexpr int kProbationBatch = 8;
+// epoll data of the two descriptors that are not connections (a Connection* is never 0 or 1).
+constexpr uint64_t kWakeTag = 0;
+constexpr uint64_t kProbationTag = 1;
 // Freed memory goes back to the kernel once no connection has closed for this long, or at
 // least this often while they keep closing (see MaybeReleaseMemory).
 constexpr int64_t kQuietBeforeReleaseNs = 1'000'000'000;
@@ -73,22 +80,29 @@ Worker::Worker(int id, const ServerOptions& options, ServerStats* stats,
 Worker::~Worker() {
   Join();
   for (const Handoff& h : handoffs_) close(h.fd);
+  for (size_t i = waiting_next_; i < waiting_.size(); ++i) close(waiting_[i].fd);
   for (auto& [ptr, connection] : connections_) close(connection->fd);
   if (epoll_fd_ >= 0) close(epoll_fd_);
+  if (probation_epoll_fd_ >= 0) close(probation_epoll_fd_);
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
 absl::Status Worker::Start() {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  probation_epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (epoll_fd_ < 0 || wake_fd_ < 0) {
+  if (epoll_fd_ < 0 || probation_epoll_fd_ < 0 || wake_fd_ < 0) {
     return absl::InternalError(absl::StrCat("worker ", id_, ": ", std::strerror(errno)));
   }
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.ptr = nullptr;  // null marks the wake-up descriptor
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event) != 0) {
-    return absl::InternalError(absl::StrCat("worker ", id_, ": ", std::strerror(errno)));
+  // The probation set is itself a descriptor of the main set: readable while any of its
+  // connections has an event.
+  for (const auto [fd, tag] : {std::pair{wake_fd_, kWakeTag}, std::pair{probation_epoll_fd_, kProbationTag}}) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = tag;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
+      return absl::InternalError(absl::StrCat("worker ", id_, ": ", std::strerror(errno)));
+    }
   }
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
@@ -124,26 +138,19 @@ void Worker::Run() {
     const int n = epoll_wait(epoll_fd_, events, kMaxEvents, NextTimeoutMillis());
     if (n < 0 && errno != EINTR) PLOG(FATAL) << "epoll_wait";
     now_ns_ = MonotonicNanos();
+    bool probation_ready = false;
     for (int i = 0; i < n; ++i) {
-      auto* c = static_cast<Connection*>(events[i].data.ptr);
-      if (c == nullptr) {
+      if (events[i].data.u64 == kWakeTag) {
         TakeHandoffs();
-        continue;
+      } else if (events[i].data.u64 == kProbationTag) {
+        probation_ready = true;
+      } else {
+        OnEvent(static_cast<Connection*>(events[i].data.ptr), events[i].events);
       }
-      if (c->closed) continue;
-      const uint32_t ready = events[i].events;
-      if (ready & EPOLLOUT) Flush(c);
-      if (c->closed) continue;
-      if (ready & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        if (c->reading_paused || c->peer_closed) {
-          // Not reading from it: an error or hang-up can only be seen by writing.
-          if (ready & (EPOLLHUP | EPOLLERR)) Close(c);
-        } else {
-          OnReadable(c);
-        }
-      }
-      if (draining_ && !c->closed) CloseIfDrained(c);
     }
+    // Established connections first; then a few newcomers and connections on probation.
+    AdoptWaiting();
+    if (probation_ready) ServeProbation();
     ServeReadyList();
     ExpireTimers();
     FreeClosed();
@@ -153,27 +160,49 @@ void Worker::Run() {
   }
 }
 
+void Worker::OnEvent(Connection* c, uint32_t ready) {
+  if (c->closed) return;
+  if (ready & EPOLLOUT) Flush(c);
+  if (c->closed) return;
+  if (ready & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    if (c->reading_paused || c->peer_closed) {
+      // Not reading from it: an error or hang-up can only be seen by writing.
+      if (ready & (EPOLLHUP | EPOLLERR)) Close(c);
+    } else {
+      OnReadable(c);
+    }
+  }
+  if (draining_ && !c->closed) CloseIfDrained(c);
+}
+
+void Worker::ServeProbation() {
+  epoll_event events[kProbationBatch];
+  const int n = epoll_wait(probation_epoll_fd_, events, kProbationBatch, 0);
+  for (int i = 0; i < n; ++i) OnEvent(static_cast<Connection*>(events[i].data.ptr), events[i].events);
+}
+
+// A connection that has had a frame answered leaves probation for the main set (UpdateInterest,
+// which always follows serving, registers it there).
+void Worker::Promote(Connection* c) {
+  if (c->in_epoll) epoll_ctl(probation_epoll_fd_, EPOLL_CTL_DEL, c->fd, nullptr);
+  c->in_epoll = false;
+  c->on_probation = false;
+}
+
 void Worker::TakeHandoffs() {
   uint64_t count;
   (void)!read(wake_fd_, &count, sizeof(count));
-  std::vector<Handoff> handoffs;
   bool drain;
   {
     std::lock_guard<std::mutex> lock(handoff_mu_);
-    handoffs.swap(handoffs_);
+    waiting_.insert(waiting_.end(), handoffs_.begin(), handoffs_.end());
+    handoffs_.clear();
     drain = drain_requested_;
     deadline_ns_ = drain_deadline_ns_;
   }
-  for (const Handoff& h : handoffs) {
-    auto owned = std::make_unique<Connection>(h.fd, options_.max_frame_bytes, (*h.factory)(*context_));
-    Connection* c = owned.get();
-    connections_.emplace(c, std::move(owned));
-    stats_.active_connections.Add(1);
-    idle_timers_.Touch(&c->idle_timer, now_ns_);
-    UpdateInterest(c);
-  }
   if (drain && !draining_) {
     draining_ = true;
+    while (waiting_next_ < waiting_.size()) AdoptWaiting();  // no newcomer is left out
     LOG(INFO) << "worker " << id_ << " draining " << connections_.size() << " connections";
   }
   if (draining_) {
@@ -181,8 +210,27 @@ void Worker::TakeHandoffs() {
   }
 }
 
+// Adopts up to kProbationBatch handed-over connections (the rest wait for the next iterations:
+// a burst of new connections does not hold up the established ones).
+void Worker::AdoptWaiting() {
+  const size_t end = std::min(waiting_.size(), waiting_next_ + kProbationBatch);
+  for (; waiting_next_ < end; ++waiting_next_) {
+    const Handoff& h = waiting_[waiting_next_];
+    auto owned = std::make_unique<Connection>(h.fd, options_.max_frame_bytes, (*h.factory)(*context_));
+    Connection* c = owned.get();
+    connections_.emplace(c, std::move(owned));
+    stats_.active_connections.Add(1);
+    idle_timers_.Touch(&c->idle_timer, now_ns_);
+    UpdateInterest(c);
+  }
+  if (waiting_next_ == waiting_.size()) {
+    waiting_.clear();
+    waiting_next_ = 0;
+  }
+}
+
 int Worker::NextTimeoutMillis() const {
-  if (!ready_.empty()) return 0;
+  if (!ready_.empty() || waiting_next_ < waiting_.size()) return 0;
   int64_t next = INT64_MAX;
   if (const TimerNode* oldest = idle_timers_.Oldest()) next = oldest->started + idle_timeout_ns_;
   if (release_memory_pending_) next = std::min(next, NextMemoryReleaseNs());
@@ -238,6 +286,7 @@ int Worker::ServeFrames(Connection* c) {
        .max_pending_output_bytes = options_.max_pending_output_bytes,
        .max_frames = options_.max_frames_per_batch});
   if (result.frames > 0) {
+    if (c->on_probation) Promote(c);
     stats_.frames_in.Add(result.frames);
     stats_.frames_out.Add(result.frames);
     stats_.handler_errors.Add(result.handler_errors);
@@ -325,7 +374,8 @@ void Worker::UpdateInterest(Connection* c) {
   epoll_event event{};
   event.events = wanted;
   event.data.ptr = c;
-  if (epoll_ctl(epoll_fd_, c->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &event) != 0) {
+  const int set = c->on_probation ? probation_epoll_fd_ : epoll_fd_;
+  if (epoll_ctl(set, c->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &event) != 0) {
     PLOG(ERROR) << "epoll_ctl for " << PeerName(c->fd);
     Close(c);
     return;

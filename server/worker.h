@@ -10,6 +10,12 @@
 //   - a bad frame length closes that connection only.
 // No call on the loop blocks: a slow or silent client costs the others nothing.
 //
+// Connections that have not yet completed a frame (new ones, and garbage that never does) wait
+// in a probation epoll set, served at most kProbationBatch events per loop iteration, after all
+// the ready events of the established connections. A flood of new or bad connections then
+// slows down itself, not the clients already being served. The first answered frame promotes
+// a connection to the main set.
+//
 //   Worker worker(0, options, &stats, &context);
 //   CHECK_OK(worker.Start());
 //   worker.Adopt(fd, &factory);              // any thread
@@ -65,7 +71,11 @@ class Worker {
   };
 
   void Run();
+  void OnEvent(Connection* c, uint32_t ready);
+  void ServeProbation();
   void TakeHandoffs();
+  void AdoptWaiting();
+  void Promote(Connection* c);
   int NextTimeoutMillis() const;
 
   void OnReadable(Connection* c);
@@ -91,7 +101,8 @@ class Worker {
   const int64_t idle_timeout_ns_;
   const int64_t frame_timeout_ns_;
 
-  int epoll_fd_ = -1;
+  int epoll_fd_ = -1;            // established connections, the wake-up and probation descriptors
+  int probation_epoll_fd_ = -1;  // connections that have not completed a frame yet
   int wake_fd_ = -1;  // eventfd: Adopt() and Drain() write to it
   std::thread thread_;
 
@@ -107,6 +118,8 @@ class Worker {
   std::vector<Connection*> ready_;    // connections with frames left after a fairness yield
   std::vector<Connection*> writers_;  // connections waiting for EPOLLOUT
   std::vector<std::unique_ptr<Connection>> closed_;
+  std::vector<Handoff> waiting_;  // handed over, adopted at most kProbationBatch per iteration
+  size_t waiting_next_ = 0;      // the first of waiting_ not yet adopted
   std::unique_ptr<char[]> read_buffer_;  // shared by this worker's connections
   LogLimiter log_limiter_{10};  // client-provoked warnings: at most 10 lines a second
   int64_t now_ns_ = 0;
