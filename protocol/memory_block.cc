@@ -44,12 +44,8 @@ void Advise(char* data, size_t size, MemoryBlock::Fill fill) {
   if (fill == MemoryBlock::Fill::kGradually) {
     huge_from = MemoryBlock::kHugePageBytes;
     madvise(data, huge_from, MADV_NOHUGEPAGE);
-  } else {
-    madvise(data, MemoryBlock::kHugePageBytes, MADV_HUGEPAGE);
   }
-  if (size > MemoryBlock::kHugePageBytes) {
-    madvise(data + MemoryBlock::kHugePageBytes, size - MemoryBlock::kHugePageBytes, MADV_HUGEPAGE);
-  }
+  if (size > huge_from) madvise(data + huge_from, size - huge_from, MADV_HUGEPAGE);
 }
 
 thread_local bool cache_destroyed = false;  // see ThreadCache()
