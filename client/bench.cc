@@ -17,16 +17,13 @@
 #include "client/client.h"
 #include "protocol/buffer.h"
 #include "protocol/frame.h"
+#include "common/clock.h"
 #include "protocol/frame_decoder.h"
 
 namespace client {
 namespace {
 
-int64_t NowNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
+using common::MonotonicNanos;
 
 struct BenchConnection {
   std::unique_ptr<Client> client;  // owns the socket; used here only for its fd
@@ -71,14 +68,14 @@ class BenchThread {
 
   void Run(int64_t stop_at_ns) {
     stop_at_ns_ = stop_at_ns;
-    const int64_t start = start_ns_ = NowNanos();
+    const int64_t start = start_ns_ = MonotonicNanos();
     for (auto& c : connections_) Refill(c.get(), start);
     epoll_event events[256];
     const bool throttled = requests_per_ns_ > 0;
-    while (in_flight_ > 0 || (throttled && MoreToSend(NowNanos()))) {
+    while (in_flight_ > 0 || (throttled && MoreToSend(MonotonicNanos()))) {
       // Throttled, wake every millisecond to send what the rate allows by then.
       const int n = epoll_wait(epoll_fd_, events, 256, throttled ? 1 : 100);
-      const int64_t now = NowNanos();
+      const int64_t now = MonotonicNanos();
       for (int i = 0; i < n; ++i) {
         auto* c = static_cast<BenchConnection*>(events[i].data.ptr);
         if (c->dead) continue;
@@ -92,7 +89,7 @@ class BenchThread {
       }
       if (n == 0) CheckStalled(now);
     }
-    elapsed_ = absl::Nanoseconds(NowNanos() - start);
+    elapsed_ = absl::Nanoseconds(MonotonicNanos() - start);
     close(epoll_fd_);
   }
 
@@ -260,7 +257,7 @@ absl::StatusOr<BenchResult> RunBench(const BenchOptions& options, BenchProgress*
                                                     options.rate / threads, progress));
     if (absl::Status s = workers.back()->Connect(connections); !s.ok()) return s;
   }
-  const int64_t stop_at = NowNanos() + absl::ToInt64Nanoseconds(options.duration);
+  const int64_t stop_at = MonotonicNanos() + absl::ToInt64Nanoseconds(options.duration);
   std::vector<std::thread> running;
   for (auto& w : workers) running.emplace_back([&w, stop_at] { w->Run(stop_at); });
   for (std::thread& t : running) t.join();

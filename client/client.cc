@@ -12,17 +12,13 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/host_port.h"
 #include "protocol/buffer.h"
 
 namespace client {
 namespace {
 
 constexpr size_t kReadChunk = 64 << 10;
-
-std::string HostPort(absl::string_view host, int port) {
-  return host.find(':') == absl::string_view::npos ? absl::StrCat(host, ":", port)
-                                                   : absl::StrCat("[", host, "]:", port);
-}
 
 // Connects one resolved address without blocking past `deadline`. Returns the fd or -errno.
 int ConnectOne(const addrinfo* ai, absl::Time deadline) {
@@ -56,7 +52,7 @@ int ConnectOne(const addrinfo* ai, absl::Time deadline) {
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(absl::string_view host, int port,
                                                         absl::Duration timeout,
                                                         uint32_t max_frame_bytes) {
-  const std::string address = HostPort(host, port);
+  const std::string address = common::HostPort(host, port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

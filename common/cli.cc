@@ -12,6 +12,7 @@ namespace common {
 namespace {
 
 std::string program_name = "program";
+std::string refused_rule;  // set by a validator that refused the value being parsed
 
 bool IsBoolFlag(const gflags::CommandLineFlagInfo& info) { return info.type == "bool"; }
 
@@ -33,10 +34,23 @@ bool IsBoolFlag(const gflags::CommandLineFlagInfo& info) { return info.type == "
 
 }  // namespace
 
+namespace internal {
+bool RefuseFlag(std::string rule) {
+  refused_rule = std::move(rule);
+  return false;
+}
+}  // namespace internal
+
 void UsageError(absl::string_view message) {
   std::fprintf(stderr, "%s: %.*s\nTry --help.\n", program_name.c_str(),
                static_cast<int>(message.size()), message.data());
   std::exit(kExitUsage);
+}
+
+void RuntimeError(absl::string_view message) {
+  std::fprintf(stderr, "%s: %.*s\n", program_name.c_str(), static_cast<int>(message.size()),
+               message.data());
+  std::exit(1);
 }
 
 std::vector<std::string> ParseCommandLine(int argc, char** argv, absl::string_view usage) {
@@ -83,7 +97,9 @@ std::vector<std::string> ParseCommandLine(int argc, char** argv, absl::string_vi
         UsageError(absl::StrCat("flag --", name, " needs a value"));
       }
     }
+    refused_rule.clear();
     if (gflags::SetCommandLineOption(name.c_str(), value.c_str()).empty()) {
+      if (!refused_rule.empty()) UsageError(absl::StrCat("--", name, " ", refused_rule));
       UsageError(absl::StrCat("invalid value '", value, "' for --", name, " (", info.type, ")"));
     }
   }

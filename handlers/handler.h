@@ -14,15 +14,24 @@
 //   REGISTER_HANDLER(reverse, "Returns each payload reversed.",
 //                    [](const handlers::HandlerContext&) { return std::make_unique<ReverseHandler>(); });
 //
+// Three ways to answer:
+//   - At once (the fast path): append to `reply` and return. No allocation, no thread hop.
+//   - Later: `Completion done = reply.Defer();` then, from any thread, exactly once,
+//     `done.Finish(payload)` or `done.Fail(status)`. Replies still leave in request order.
+//   - Blocking: register with `.blocking = true` (registry.h). Handle() then runs on one of the
+//     server's handler threads (--handler_threads), never on a worker's event loop, and may
+//     block (a database, a remote call, a sleep).
+//
 // Threading contract:
 //   - The server makes one Handler instance per connection, through the factory, on the worker
-//     thread that owns the connection, and destroys it on that thread when the connection closes
-//     (the destructor is the "connection closed" notice).
-//   - Handle() is called on that same thread, one request at a time, in the order the requests
-//     arrived. A handler may therefore keep per-connection state without locks.
-//   - Anything shared between instances (a cache, a counter) is shared across worker threads and
-//     must be thread-safe. Factories are called concurrently from several workers.
-//   - Handle() runs on an event loop serving many connections: it must not block.
+//     thread that owns the connection, and destroys it when the connection has closed and no
+//     call of it is running (the destructor is the "connection closed" notice).
+//   - A non-blocking handler's Handle() is called on that worker thread, one request at a time,
+//     in arrival order: per-connection state needs no lock. It must not block.
+//   - A blocking handler's Handle() runs on handler threads, and several requests of one
+//     connection (a pipelining client) may run at once: the instance must be thread-safe.
+//   - Anything shared between instances (a cache, a counter) must be thread-safe. Factories are
+//     called concurrently from several workers.
 //
 // Errors: returning a non-OK status (or throwing) discards what was appended to the reply and
 // sends the client an error reply carrying the status (docs/protocol.md); the connection stays
@@ -30,6 +39,7 @@
 #ifndef HANDLERS_HANDLER_H_
 #define HANDLERS_HANDLER_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -43,20 +53,95 @@
 
 namespace handlers {
 
+// Where a later answer goes: implemented by the server (and by tests).
+class CompletionSink {
+ public:
+  virtual ~CompletionSink() = default;
+  // Any thread. `status` OK: `payload` is the reply; otherwise an error reply is sent.
+  virtual void Complete(uint64_t request, absl::Status status, std::string payload,
+                        bool close_after) = 0;
+};
+
+// The promise of one reply, made by Reply::Defer(). Move-only; finish it exactly once, from any
+// thread. One destroyed unfinished answers the client with an INTERNAL error reply, so a request
+// is never left without its answer. A completion that arrives after its connection closed, timed
+// out (--handler_timeout_ms) or the server stopped is discarded and counted.
+class Completion {
+ public:
+  Completion() = default;
+  Completion(std::shared_ptr<CompletionSink> sink, uint64_t request)
+      : sink_(std::move(sink)), request_(request) {}
+  Completion(Completion&&) = default;
+  Completion& operator=(Completion&& other) {
+    if (this != &other) {
+      Abandon();
+      sink_ = std::move(other.sink_);
+      request_ = other.request_;
+      close_after_ = other.close_after_;
+    }
+    return *this;
+  }
+  ~Completion() { Abandon(); }
+
+  void Finish(std::string payload) { Send(absl::OkStatus(), std::move(payload)); }
+  void Fail(absl::Status status) { Send(std::move(status), std::string()); }
+  // The server closes the connection once this reply is written.
+  void CloseAfterReply() { close_after_ = true; }
+  bool pending() const { return sink_ != nullptr; }
+
+ private:
+  void Send(absl::Status status, std::string payload) {
+    if (sink_ == nullptr) return;  // finished already
+    std::shared_ptr<CompletionSink> sink = std::move(sink_);
+    sink->Complete(request_, std::move(status), std::move(payload), close_after_);
+  }
+  void Abandon() {
+    if (sink_ != nullptr) Fail(absl::InternalError("the handler dropped the request unanswered"));
+  }
+
+  std::shared_ptr<CompletionSink> sink_;
+  uint64_t request_ = 0;
+  bool close_after_ = false;
+};
+
+// What the server lets Reply::Defer() do; implemented by the server (and by tests).
+class Deferrer {
+ public:
+  virtual ~Deferrer() = default;
+  virtual Completion Defer() = 0;
+};
+
 // Where a handler writes its reply payload: straight into the connection's output buffer, so a
 // reply is never copied on its way to the socket.
 class Reply {
  public:
-  explicit Reply(protocol::Buffer* out) : out_(out), start_(out->size()) {}
+  explicit Reply(protocol::Buffer* out, Deferrer* deferrer = nullptr)
+      : out_(out), start_(out->size()), deferrer_(deferrer) {}
 
   void Append(absl::string_view bytes) { out_->Append(bytes); }
   // Returns `n` bytes at the end of the reply for the handler to fill in.
   char* AppendUninitialized(size_t n) { return out_->AppendUninitialized(n); }
   size_t size() const { return out_->size() - start_; }
 
+  // The server closes the connection once this reply is written.
+  void CloseAfterReply() { close_after_ = true; }
+  bool close_after() const { return close_after_; }
+
+  // Answers this request later, through the returned Completion; Handle() then returns OK and
+  // anything appended here is discarded. Without a deferrer (a unit test calling Handle()
+  // directly) the completion answers nothing.
+  Completion Defer() {
+    deferred_ = true;
+    return deferrer_ != nullptr ? deferrer_->Defer() : Completion();
+  }
+  bool deferred() const { return deferred_; }
+
  private:
   protocol::Buffer* out_;  // the connection's; not owned
   size_t start_;
+  Deferrer* deferrer_;     // not owned; may be null
+  bool close_after_ = false;
+  bool deferred_ = false;
 };
 
 class Handler {
@@ -80,9 +165,28 @@ class StatsSource {
   virtual std::vector<Stat> Snapshot() const = 0;
 };
 
+// A counter a handler registers at start-up (registry.h); it appears in the server's stats as
+// `handler_<handler>_<name>`. Add() from any thread.
+class HandlerCounter {
+ public:
+  void Add(int64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+  int64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> value_{0};
+};
+
+// The connection a handler instance serves.
+struct ConnectionInfo {
+  uint64_t id = 0;    // unique in this server process, from 1
+  std::string peer;   // "127.0.0.1:51234" or "[::1]:51234"
+  std::string local;  // the server's address of this connection
+};
+
 // What the server offers a handler when it makes one.
 struct HandlerContext {
   const StatsSource* stats = nullptr;  // the server's; outlives every handler; may be null in tests
+  ConnectionInfo connection;
 };
 
 using HandlerFactory = std::function<std::unique_ptr<Handler>(const HandlerContext&)>;

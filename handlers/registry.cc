@@ -46,10 +46,9 @@ absl::Status HandlerRegistry::status() const {
 }
 
 namespace internal {
-bool RegisterAtStartup(const char* name, const char* description, HandlerFactory factory) {
-  return HandlerRegistry::Global()
-      .Register(HandlerInfo{name, description, std::move(factory)})
-      .ok();
+bool RegisterAtStartup(const char* name, HandlerInfo info) {
+  info.name = name;
+  return HandlerRegistry::Global().Register(std::move(info)).ok();
 }
 }  // namespace internal
 

@@ -4,6 +4,16 @@
 //
 //   REGISTER_HANDLER(echo, "Returns each payload unchanged.", MakeEchoHandler);
 //
+// or, to say more than a name and a factory (every field but the factory is optional):
+//
+//   REGISTER_HANDLER_INFO(sleep, {
+//       .description = "Sleeps for the requested milliseconds on a handler thread.",
+//       .factory = MakeSleepHandler,
+//       .blocking = true,                    // Handle() runs on the handler threads
+//       .start = StartSleep,                 // validate its flags, open resources, add counters
+//       .drain = DrainSleep,                 // the server is stopping
+//   });
+//
 // and its BUILD target is `alwayslink = True`, so the linker keeps that line even though no code
 // refers to it. The server then looks handlers up by the name given in --handler:
 //
@@ -25,10 +35,28 @@
 
 namespace handlers {
 
+// What a handler's start hook may use.
+class StartContext {
+ public:
+  virtual ~StartContext() = default;
+  // A counter shown in the server's stats as `handler_<handler>_<name>`; valid for the life of
+  // the process. Call in the start hook only.
+  virtual HandlerCounter* AddCounter(absl::string_view name) = 0;
+};
+
 struct HandlerInfo {
   std::string name;
   std::string description;
   HandlerFactory factory;
+  // Handle() may block: the server runs it on its handler threads (handler.h).
+  bool blocking = false;
+  // Runs once at start-up, before the server listens, if this handler is served. An error
+  // stops the server with exit status 2 and the status's message: name the flag at fault
+  // ("--sleep_max_ms must be ..."), as the server's own flags do.
+  std::function<absl::Status(StartContext&)> start;
+  // Runs once at shutdown, after the workers stopped and before the server waits for calls
+  // still running on handler threads: make those return soon (wake sleepers), flush.
+  std::function<void()> drain;
 };
 
 class HandlerRegistry {
@@ -58,14 +86,18 @@ class HandlerRegistry {
 
 namespace internal {
 // Registers with the global registry and records any failure there; used by REGISTER_HANDLER.
-bool RegisterAtStartup(const char* name, const char* description, HandlerFactory factory);
+bool RegisterAtStartup(const char* name, HandlerInfo info);
 }  // namespace internal
 
 }  // namespace handlers
 
 // Registers a handler under `name` (an identifier, used as the --handler value).
-#define REGISTER_HANDLER(name, description, factory)                      \
-  [[maybe_unused]] static const bool handler_registered_##name##_ =       \
-      ::handlers::internal::RegisterAtStartup(#name, description, factory)
+#define REGISTER_HANDLER(name, help, ...) \
+  REGISTER_HANDLER_INFO(name, {.description = help, .factory = __VA_ARGS__})
+
+// Registers a handler under `name` with a braced HandlerInfo (its `name` field is set for you).
+#define REGISTER_HANDLER_INFO(name, ...)                                     \
+  [[maybe_unused]] static const bool handler_registered_##name##_ =          \
+      ::handlers::internal::RegisterAtStartup(#name, ::handlers::HandlerInfo __VA_ARGS__)
 
 #endif  // HANDLERS_REGISTRY_H_

@@ -1,8 +1,6 @@
 #include "server/acceptor.h"
 
 #include <fcntl.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,6 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "glog/logging.h"
 #include "protocol/frame.h"
 #include "server/socket.h"
@@ -17,72 +16,75 @@
 namespace server {
 namespace {
 // How long accepting pauses after the descriptor limit is hit.
-constexpr int kFdLimitPauseMillis = 100;
+constexpr int64_t kFdLimitPauseNs = 100'000'000;
+// Connections accepted from one listener per event, so a flood cannot keep Stop() waiting.
+constexpr int kMaxAcceptsPerEvent = 256;
 }  // namespace
 
-Acceptor::Acceptor(const ServerOptions& options, std::vector<Worker*> workers, ServerStats* stats)
-    : options_(options), workers_(std::move(workers)), stats_(stats) {}
+class Acceptor::ListenerWatcher : public common::Watcher {
+ public:
+  ListenerWatcher(Acceptor* acceptor, const Listener* listener)
+      : acceptor_(acceptor), listener_(listener) {}
+  void OnEvents(uint32_t) override { acceptor_->AcceptFrom(*listener_); }
+
+ private:
+  Acceptor* const acceptor_;
+  const Listener* const listener_;
+};
+
+Acceptor::Acceptor(const ServerOptions& options, ServerStats* stats, NewConnection on_connection)
+    : options_(options), stats_(stats), on_connection_(std::move(on_connection)) {}
 
 Acceptor::~Acceptor() {
   Stop();
   for (const Listener& l : listeners_) close(l.fd);
-  if (epoll_fd_ >= 0) close(epoll_fd_);
-  if (stop_fd_ >= 0) close(stop_fd_);
   if (reserve_fd_ >= 0) close(reserve_fd_);
 }
 
 absl::Status Acceptor::Start(std::vector<Listener> listeners) {
   listeners_ = std::move(listeners);
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  stop_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  for (const Listener& l : listeners_) watchers_.push_back(std::make_unique<ListenerWatcher>(this, &l));
   reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (epoll_fd_ < 0 || stop_fd_ < 0) {
-    return absl::InternalError(absl::StrCat("acceptor: ", std::strerror(errno)));
-  }
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.ptr = nullptr;  // null marks the stop descriptor
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, stop_fd_, &event);
-  SetListening(true);
-  thread_ = std::thread([this] { Run(); });
+  if (absl::Status status = loop_.Init(); !status.ok()) return status;
+  if (absl::Status status = SetListening(true); !status.ok()) return status;
+  thread_ = std::thread([this] { loop_.Run([this](int64_t now_ns, int) { return AfterTurn(now_ns); }); });
   return absl::OkStatus();
 }
 
 void Acceptor::Stop() {
   if (!thread_.joinable()) return;
-  const uint64_t one = 1;
-  (void)!write(stop_fd_, &one, sizeof(one));
+  loop_.Post([this] { loop_.Quit(); });
   thread_.join();
   for (const Listener& l : listeners_) close(l.fd);
   listeners_.clear();
 }
 
-void Acceptor::SetListening(bool on) {
-  for (Listener& l : listeners_) {
-    epoll_event event{};
-    event.events = EPOLLIN;
-    event.data.ptr = &l;
-    epoll_ctl(epoll_fd_, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l.fd, &event);
-  }
-  paused_ = !on;
-}
-
-void Acceptor::Run() {
-  epoll_event events[8];
-  while (true) {
-    const int n = epoll_wait(epoll_fd_, events, 8, paused_ ? kFdLimitPauseMillis : -1);
-    if (n < 0 && errno != EINTR) PLOG(FATAL) << "acceptor epoll_wait";
-    if (paused_) SetListening(true);
-    for (int i = 0; i < n; ++i) {
-      if (events[i].data.ptr == nullptr) return;  // Stop()
-      if (!paused_) AcceptFrom(*static_cast<Listener*>(events[i].data.ptr));
+absl::Status Acceptor::SetListening(bool on) {
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    if (!on) {
+      loop_.poller().Remove(listeners_[i].fd);
+    } else if (absl::Status status =
+                   loop_.poller().Set(listeners_[i].fd, EPOLLIN, watchers_[i].get(), false);
+               !status.ok()) {
+      return status;
     }
   }
+  return absl::OkStatus();
+}
+
+int64_t Acceptor::AfterTurn(int64_t now_ns) {
+  if (paused_until_ns_ == 0) return common::EventLoop::kNoDeadline;
+  if (now_ns < paused_until_ns_) return paused_until_ns_;
+  paused_until_ns_ = 0;
+  if (absl::Status status = SetListening(true); !status.ok()) {
+    LOG(ERROR) << "cannot resume accepting: " << status.message();
+  }
+  return common::EventLoop::kNoDeadline;
 }
 
 void Acceptor::AcceptFrom(const Listener& listener) {
-  // Bounded, so a connection flood cannot keep Stop() waiting.
-  for (int accepted = 0; accepted < 256; ++accepted) {
+  if (paused_until_ns_ != 0) return;  // events of this turn, from before the pause
+  for (int accepted = 0; accepted < kMaxAcceptsPerEvent; ++accepted) {
     const int fd = accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) {
@@ -91,14 +93,15 @@ void Acceptor::AcceptFrom(const Listener& listener) {
       if (errno == EMFILE || errno == ENFILE) {
         stats_->acceptor().accept_pauses.Add(1);
         LOG_EVERY_N(WARNING, 100) << "out of file descriptors; pausing accepts for "
-                                  << kFdLimitPauseMillis << " ms";
+                                  << kFdLimitPauseNs / 1'000'000 << " ms";
         if (reserve_fd_ >= 0) {  // free one descriptor to accept and drop the waiting client
           close(reserve_fd_);
           const int shed = accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC);
           if (shed >= 0) close(shed);
           reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
         }
-        SetListening(false);
+        (void)SetListening(false);
+        paused_until_ns_ = common::MonotonicNanos() + kFdLimitPauseNs;
         return;
       }
       PLOG(ERROR) << "accept";
@@ -111,8 +114,7 @@ void Acceptor::AcceptFrom(const Listener& listener) {
     }
     SetNoDelay(fd);
     stats_->open_connections.fetch_add(1, std::memory_order_relaxed);
-    workers_[next_worker_]->Adopt(fd, listener.factory);
-    next_worker_ = (next_worker_ + 1) % workers_.size();
+    on_connection_(fd, listener.handler);
   }
 }
 

@@ -1,38 +1,43 @@
-// Acceptor: the thread that accepts connections and hands each one to a worker.
+// Acceptor: the thread that accepts connections and hands each one on.
 //
-// It owns the listening sockets. For each new connection it applies --max_connections (the
-// excess gets an error reply and is closed at once, counted), sets TCP_NODELAY and hands the
-// socket to the next worker in turn. When the process runs out of descriptors (EMFILE) it sheds
+// It owns the listening sockets and runs its own event loop (common/event_loop.h). For each new
+// connection it applies --max_connections (the excess gets an error reply and is closed at
+// once, counted), sets TCP_NODELAY and passes the socket to the callback given at construction
+// (the server picks a worker there). When the process runs out of descriptors (EMFILE) it sheds
 // the pending connection with a reserve descriptor and pauses accepting briefly, so it never
 // spins; each pause is counted.
 //
-//   Acceptor acceptor(options, workers, &stats);
-//   acceptor.Start({{listen_fd, &echo_factory}});
+//   Acceptor acceptor(options, &stats, [&](int fd, const ServedHandler* h) { ... });
+//   acceptor.Start({{listen_fd, &echo}});
 //   ...
 //   acceptor.Stop();  // closes the listening sockets
 #ifndef SERVER_ACCEPTOR_H_
 #define SERVER_ACCEPTOR_H_
 
+#include <functional>
+#include <memory>
 #include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
-#include "handlers/handler.h"
+#include "common/event_loop.h"
 #include "server/options.h"
+#include "server/served_handler.h"
 #include "server/stats.h"
-#include "server/worker.h"
 
 namespace server {
 
 class Acceptor {
  public:
   struct Listener {
-    int fd;                                   // listening socket; the acceptor closes it
-    const handlers::HandlerFactory* factory;  // for its connections; outlives the acceptor
+    int fd;                        // listening socket; the acceptor closes it
+    const ServedHandler* handler;  // for its connections; outlives the acceptor
   };
+  // Takes ownership of the connected socket `fd`. Called on the acceptor's thread.
+  using NewConnection = std::function<void(int fd, const ServedHandler* handler)>;
 
-  // `workers` and `stats` must outlive the acceptor.
-  Acceptor(const ServerOptions& options, std::vector<Worker*> workers, ServerStats* stats);
+  // `stats` must outlive the acceptor.
+  Acceptor(const ServerOptions& options, ServerStats* stats, NewConnection on_connection);
   ~Acceptor();
   Acceptor(const Acceptor&) = delete;
   Acceptor& operator=(const Acceptor&) = delete;
@@ -43,20 +48,21 @@ class Acceptor {
   void Stop();
 
  private:
-  void Run();
+  class ListenerWatcher;
+
+  int64_t AfterTurn(int64_t now_ns);
   void AcceptFrom(const Listener& listener);
   void Refuse(int fd);
-  void SetListening(bool on);
+  absl::Status SetListening(bool on);
 
   const ServerOptions options_;
-  const std::vector<Worker*> workers_;  // not owned
-  ServerStats* const stats_;            // not owned
+  ServerStats* const stats_;  // not owned
+  const NewConnection on_connection_;
   std::vector<Listener> listeners_;
-  int epoll_fd_ = -1;
-  int stop_fd_ = -1;     // eventfd written by Stop()
+  std::vector<std::unique_ptr<ListenerWatcher>> watchers_;
+  common::EventLoop loop_;
   int reserve_fd_ = -1;  // spare descriptor, released to shed a connection on EMFILE
-  size_t next_worker_ = 0;
-  bool paused_ = false;
+  int64_t paused_until_ns_ = 0;  // 0: not paused
   std::thread thread_;
 };
 

@@ -1,43 +1,117 @@
-// Connection: the state of one client connection, owned by one worker for its whole life.
+// Connection: one client connection, owned by one worker for its whole life.
 //
-// Plain data with no behaviour of its own: the worker's event loop (worker.cc) drives it. It
-// holds the partial input (in the decoder), the replies not yet written, the per-connection
-// handler instance, and its place in the worker's timer lists.
+// It holds the partial input (in the decoder), the replies not yet written (output, and those
+// held in order behind requests answered later), the per-connection handler instance, its
+// place in the worker's timer lists, and an explicit state:
 //
-// Thread rule: touched only by the owning worker's thread.
+//   kProbation --first frame--> kOpen <--> kPaused (output or in-flight bound reached)
+//        |                        |
+//        +-------- EOF -----------+--> kPeerClosed (answer what came, then close) --> kClosed
+//
+// It does the socket I/O (Read, Flush) and runs the frame dispatch (Serve); the worker decides
+// what to do with the results (its policies: fairness, backpressure, probation, drain). It
+// knows nothing of the worker: the loop calls it as a Watcher and it passes the events on to
+// its owner through a callback.
+//
+// Thread rule: the owning worker's thread only; link() is what other threads may hold.
 #ifndef SERVER_CONNECTION_H_
 #define SERVER_CONNECTION_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "common/poller.h"
 #include "handlers/handler.h"
 #include "protocol/frame_decoder.h"
 #include "protocol/output_queue.h"
+#include "server/dispatch.h"
+#include "server/reply_order.h"
 #include "server/timer_list.h"
 
 namespace server {
 
-struct Connection {
-  Connection(int fd, uint32_t max_frame_bytes, std::unique_ptr<handlers::Handler> handler)
-      : fd(fd), decoder({.max_frame_bytes = max_frame_bytes}), handler(std::move(handler)) {}
+class ConnectionLink;
 
-  const int fd;
+enum class ConnectionState {
+  kProbation,   // no frame completed yet; in the worker's probation set
+  kOpen,        // reading and answering
+  kPaused,      // not reading: too much unsent output or too many requests unanswered
+  kPeerClosed,  // the client finished sending: answer what it sent, then close
+  kClosed,      // descriptor closed; freed at the end of the loop turn
+};
+
+class Connection : public common::Watcher {
+ public:
+  using EventCallback = std::function<void(Connection*, uint32_t events)>;
+
+  Connection(int fd, uint64_t id, uint32_t max_frame_bytes,
+             std::shared_ptr<handlers::Handler> handler, EventCallback on_events);
+  ~Connection() override;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // What one Read() did.
+  enum class ReadResult { kData, kNothing, kEndOfStream, kError };
+  // Reads what the socket has into the decoder (large frames straight into place, otherwise
+  // through `scratch`, a buffer the worker shares among its connections). `*bytes` is how much.
+  ReadResult Read(char* scratch, size_t scratch_bytes, int64_t* bytes);
+  // Writes what the socket takes of the output; false on a write error. `*bytes` is how much.
+  bool Flush(int64_t* bytes);
+  // Answers the complete frames buffered (server/dispatch.h).
+  DispatchResult Serve(const DispatchLimits& limits, LaterAnswers* later);
+
+  // Closes the descriptor (which also leaves every epoll set) and cuts the link: answers that
+  // arrive later are discarded.
+  void Close();
+
+  // Nothing received is left unanswered and nothing answered is left unsent.
+  bool OwesNothing() const {
+    return output.empty() && order.empty() && decoder.buffered_bytes() == 0;
+  }
+  // The epoll interest this state calls for.
+  uint32_t WantedEvents() const;
+
+  ConnectionState state() const { return state_; }
+  void set_state(ConnectionState state) { state_ = state; }
+  bool closed() const { return state_ == ConnectionState::kClosed; }
+  bool reading() const {
+    return state_ == ConnectionState::kProbation || state_ == ConnectionState::kOpen;
+  }
+
+  int fd() const { return fd_; }
+  uint64_t id() const { return id_; }
+  handlers::Handler& handler() { return *handler_; }
+  const std::shared_ptr<handlers::Handler>& shared_handler() const { return handler_; }
+  const std::shared_ptr<ConnectionLink>& link() const { return link_; }
+  void set_link(std::shared_ptr<ConnectionLink> link) { link_ = std::move(link); }
+
   protocol::FrameDecoder decoder;  // bytes received, not yet answered
   protocol::OutputQueue output;    // replies not yet taken by the socket
-  std::unique_ptr<handlers::Handler> handler;
+  ReplyOrder order{&output};       // replies waiting for earlier, later-answered ones
 
   TimerNode idle_timer{this};   // restarted by any traffic
   TimerNode frame_timer{this};  // runs while an incomplete frame is buffered
 
-  bool in_epoll = false;
-  bool on_probation = true;     // in the worker's probation set until it completes a frame
-  uint32_t epoll_events = 0;    // the interest currently registered
-  bool reading_paused = false;  // output above --max_pending_output_bytes
-  bool peer_closed = false;     // read() returned 0: answer what came, then close
-  bool ready = false;           // on the worker's ready list (frames left by a fairness yield)
-  bool closed = false;          // fd closed; freed at the end of the loop iteration
+  // Worker bookkeeping.
+  bool blocking = false;            // its handler's calls run on the handler threads
+  bool registered = false;          // in an epoll set (the probation set while on probation)
+  uint32_t registered_events = 0;   // the interest registered there
+  bool on_ready_list = false;       // frames left by a fairness yield
+  bool close_after_reply = false;   // a handler asked to close once its reply is written
+  int64_t unanswered_since_ns = 0;  // the read that brought the oldest unanswered bytes; 0: none
+  int64_t replies_to_time = 0;      // replies queued since, whose latency the next write ends
+
+ private:
+  void OnEvents(uint32_t events) override { on_events_(this, events); }
+
+  const int fd_;
+  const uint64_t id_;
+  ConnectionState state_ = ConnectionState::kProbation;
+  std::shared_ptr<handlers::Handler> handler_;  // shared with calls running on handler threads
+  std::shared_ptr<ConnectionLink> link_;
+  EventCallback on_events_;
 };
 
 }  // namespace server

@@ -8,40 +8,70 @@
 namespace server {
 namespace {
 
-// Appends the reply to one request; returns false if it is an error reply.
-bool AnswerFrame(absl::string_view request, handlers::Handler& handler, protocol::Buffer& output,
-                 uint32_t max_frame_bytes) {
-  const size_t start = protocol::BeginFrame(&output);
-  handlers::Reply reply(&output);
-  absl::Status status;
-  try {
-    status = handler.Handle(request, reply);
-  } catch (const std::exception& e) {
-    status = absl::InternalError(absl::StrCat("handler threw: ", e.what()));
-  } catch (...) {
-    status = absl::InternalError("handler threw a non-standard exception");
-  }
-  if (status.ok() && reply.size() > max_frame_bytes) {
-    status = absl::ResourceExhaustedError(absl::StrCat(
-        "reply of ", reply.size(), " bytes exceeds --max_frame_bytes=", max_frame_bytes));
-  }
-  if (status.ok()) {
-    protocol::FinishFrame(start, protocol::FrameKind::kNormal, &output);
+absl::Status ReplyTooLarge(size_t size, uint32_t max_frame_bytes) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "reply of ", size, " bytes exceeds --max_frame_bytes=", max_frame_bytes));
+}
+
+// Answers one request inline, appending its reply frame to `out` (unless the handler deferred
+// it). Returns false if the reply is an error reply.
+bool AnswerInline(absl::string_view request, handlers::Handler& handler, protocol::Buffer& out,
+                  handlers::Deferrer* deferrer, uint32_t max_frame_bytes, bool* close_after) {
+  const size_t start = protocol::BeginFrame(&out);
+  handlers::Reply reply(&out, deferrer);
+  absl::Status status = CallHandler(handler, request, reply);
+  *close_after = reply.close_after();
+  if (status.ok() && reply.deferred()) {
+    out.Truncate(start);  // the answer comes later, in its reserved place
     return true;
   }
-  output.Truncate(start);  // whatever the handler wrote before failing is not sent
-  protocol::AppendErrorFrame(status, &output);
+  if (status.ok() && reply.size() > max_frame_bytes) {
+    status = ReplyTooLarge(reply.size(), max_frame_bytes);
+  }
+  if (status.ok()) {
+    protocol::FinishFrame(start, protocol::FrameKind::kNormal, &out);
+    return true;
+  }
+  out.Truncate(start);  // whatever the handler wrote before failing is not sent
+  protocol::AppendErrorFrame(status, &out);
   return false;
 }
 
 }  // namespace
 
+absl::Status CallHandler(handlers::Handler& handler, absl::string_view request,
+                         handlers::Reply& reply) {
+  try {
+    return handler.Handle(request, reply);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("handler threw: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("handler threw a non-standard exception");
+  }
+}
+
+bool AppendReplyFrame(const absl::Status& status, absl::string_view payload,
+                      uint32_t max_frame_bytes, protocol::Buffer* out) {
+  if (status.ok() && payload.size() <= max_frame_bytes) {
+    protocol::AppendFrame(payload, out);
+    return true;
+  }
+  protocol::AppendErrorFrame(status.ok() ? ReplyTooLarge(payload.size(), max_frame_bytes) : status,
+                             out);
+  return false;
+}
+
 DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler& handler,
-                              protocol::OutputQueue& output, const DispatchLimits& limits) {
+                              ReplyOrder& order, protocol::OutputQueue& output, LaterAnswers* later,
+                              const DispatchLimits& limits) {
   DispatchResult result;
   while (true) {
     if (output.size() > limits.max_pending_output_bytes) {
       result.stopped = StopReason::kOutputFull;
+      return result;
+    }
+    if (order.size() >= limits.max_inflight) {
+      result.stopped = StopReason::kInflightFull;
       return result;
     }
     if (result.frames == limits.max_frames) {
@@ -60,11 +90,37 @@ DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler
       result.stopped = StopReason::kNeedMoreBytes;
       return result;
     }
-    if (!AnswerFrame((*frame)->payload, handler, output.BufferForNextReply(),
-                     limits.max_frame_bytes)) {
-      ++result.handler_errors;
-    }
     ++result.frames;
+    const absl::string_view request = (*frame)->payload;
+    bool answered = true;
+    bool close_after = false;
+    if (limits.blocking && later != nullptr) {
+      if (!later->RunBlocking(request)) {
+        protocol::Buffer error;
+        protocol::AppendErrorFrame(
+            absl::ResourceExhaustedError("server overloaded: too many requests queued"), &error);
+        if (order.empty()) {
+          output.BufferForNextReply().Append(error.view());
+          ++result.replies;
+        } else {
+          order.PushReady(error.view());
+        }
+        answered = false;
+      }
+    } else if (order.empty()) {  // the fast path: straight into the output queue
+      answered = AnswerInline(request, handler, output.BufferForNextReply(), later,
+                              limits.max_frame_bytes, &close_after);
+      if (order.empty()) ++result.replies;  // not deferred
+    } else {  // behind a request still waiting: held in order
+      protocol::Buffer held;
+      answered = AnswerInline(request, handler, held, later, limits.max_frame_bytes, &close_after);
+      if (held.size() > 0) order.PushReady(held.view());
+    }
+    if (!answered) ++result.handler_errors;
+    if (close_after) {
+      result.stopped = StopReason::kCloseRequested;
+      return result;
+    }
   }
 }
 

@@ -1,10 +1,11 @@
-// The server's command-line flags (gflags), and their translation into ServerOptions.
+// The server's command-line flags (gflags), and their translation into ServerOptions. Every
+// flag is checked by a gflags validator as it is parsed (common/cli.h: a bad value exits 2
+// naming the flag), so OptionsFromFlags() cannot fail.
 #ifndef SERVER_FLAGS_H_
 #define SERVER_FLAGS_H_
 
 #include <string>
 
-#include "absl/status/statusor.h"
 #include "gflags/gflags.h"
 #include "server/options.h"
 
@@ -18,8 +19,10 @@ DECLARE_string(stats_port_file);
 
 namespace server {
 
-// Validates every flag; the error names the flag at fault.
-absl::StatusOr<ServerOptions> OptionsFromFlags();
+// The --handler default: set per binary by server_binary(default_handler = ...).
+extern const char kDefaultHandler[];
+
+ServerOptions OptionsFromFlags();
 
 }  // namespace server
 

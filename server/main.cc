@@ -1,6 +1,10 @@
-// The server binary: parse flags, pick the handler from the registry, serve until SIGINT or
-// SIGTERM, then shut down gracefully and exit 0. Which handlers exist is decided by what the
-// binary links (handlers/handlers.bzl), not by this file.
+// The server binary: parse flags, pick the handler from the registry, start it, serve until
+// SIGINT or SIGTERM, then shut down gracefully and exit 0. Which handlers exist is decided by
+// what the binary links (server_binary in server.bzl), not by this file.
+//
+// Start-up errors a user can cause print one line "server: ..." on stderr: exit 2 for a usage
+// error (a flag, an unknown or duplicate handler, a handler's start hook refusing its flags),
+// exit 1 for what the environment refuses (the address cannot be bound).
 #include <malloc.h>
 #include <signal.h>
 
@@ -11,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/cli.h"
+#include "common/host_port.h"
 #include "glog/logging.h"
 #include "handlers/registry.h"
 #include "server/flags.h"
@@ -18,6 +23,10 @@
 #include "server/socket.h"
 
 namespace {
+
+// Descriptors the server needs besides its connections: listeners, epoll and wake-up
+// descriptors of each thread, the reserve descriptor, logs.
+constexpr int kDescriptorsBesidesConnections = 64;
 
 const handlers::HandlerInfo& FindHandlerOrExit(const std::string& flag, const std::string& name) {
   const handlers::HandlerInfo* info = handlers::HandlerRegistry::Global().Find(name);
@@ -29,17 +38,41 @@ const handlers::HandlerInfo& FindHandlerOrExit(const std::string& flag, const st
 }
 
 // Written to a temporary name and renamed, so a reader never sees a half-written port.
-void WritePortFile(const std::string& path, int port) {
+void WritePortFileOrExit(const std::string& flag, const std::string& path, int port) {
   const std::string temporary = path + ".tmp";
-  std::ofstream(temporary) << port << "\n";
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    PLOG(ERROR) << "cannot write --port_file " << path;
+  std::ofstream out(temporary);
+  out << port << "\n";
+  out.close();
+  if (!out || std::rename(temporary.c_str(), path.c_str()) != 0) {
+    common::RuntimeError(absl::StrCat("--", flag, ": cannot write ", path));
   }
 }
 
-std::string HostPort(const std::string& address, int port) {
-  return address.find(':') == std::string::npos ? absl::StrCat(address, ":", port)
-                                                 : absl::StrCat("[", address, "]:", port);
+// What a served handler's start hook may use: counters that appear in the server's stats.
+class StartContext : public handlers::StartContext {
+ public:
+  StartContext(server::Server* server, std::string handler)
+      : server_(server), handler_(std::move(handler)) {}
+  handlers::HandlerCounter* AddCounter(absl::string_view name) override {
+    return server_->AddHandlerCounter(handler_, name);
+  }
+
+ private:
+  server::Server* const server_;
+  const std::string handler_;
+};
+
+// Runs the handler's start hook (exit 2 with its message if it refuses) and registers its
+// drain hook; returns what the server serves.
+server::ServedHandler Prepare(const handlers::HandlerInfo& info, server::Server* server) {
+  if (info.start) {
+    StartContext context(server, info.name);
+    if (absl::Status status = info.start(context); !status.ok()) {
+      common::UsageError(status.message());
+    }
+  }
+  if (info.drain) server->AddDrainHook(info.drain);
+  return {info.factory, info.blocking};
 }
 
 }  // namespace
@@ -54,11 +87,9 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args = common::ParseCommandLine(argc, argv, usage);
   if (!args.empty()) common::UsageError(absl::StrCat("unexpected argument '", args[0], "'"));
   if (absl::Status status = handlers::HandlerRegistry::Global().status(); !status.ok()) {
-    LOG(ERROR) << status.message();
-    return 1;
+    common::UsageError(status.message());
   }
-  absl::StatusOr<server::ServerOptions> options = server::OptionsFromFlags();
-  if (!options.ok()) common::UsageError(options.status().message());
+  const server::ServerOptions options = server::OptionsFromFlags();
   const handlers::HandlerInfo& handler = FindHandlerOrExit("handler", FLAGS_handler);
   const handlers::HandlerInfo* stats_handler =
       FLAGS_stats_port >= 0 ? &FindHandlerOrExit("stats_handler", FLAGS_stats_handler) : nullptr;
@@ -81,33 +112,34 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 16 << 20);
 
   const int fd_limit = server::RaiseFileDescriptorLimit();
-  if (fd_limit < options->max_connections + 64) {
+  if (fd_limit < options.max_connections + kDescriptorsBesidesConnections) {
     LOG(WARNING) << "file descriptor limit " << fd_limit << " is below --max_connections="
-                 << options->max_connections << "; accepts will pause when it is reached";
+                 << options.max_connections << "; accepts will pause when it is reached";
   }
 
-  server::Server server(*options);
-  server.AddListener({FLAGS_bind, FLAGS_port, handler.factory});
-  if (stats_handler != nullptr) {
-    server.AddListener({FLAGS_bind, FLAGS_stats_port, stats_handler->factory});
+  server::Server server(options);
+  server.AddListener({FLAGS_bind, FLAGS_port, Prepare(handler, &server)});
+  if (stats_handler != nullptr && stats_handler != &handler) {
+    server.AddListener({FLAGS_bind, FLAGS_stats_port, Prepare(*stats_handler, &server)});
+  } else if (stats_handler != nullptr) {
+    server.AddListener({FLAGS_bind, FLAGS_stats_port, {handler.factory, handler.blocking}});
   }
-  if (absl::Status status = server.Start(); !status.ok()) {
-    LOG(ERROR) << status.message();
-    return 1;
-  }
-  LOG(INFO) << "listening on " << HostPort(FLAGS_bind, server.port(0)) << " handler=" << handler.name
-            << " workers=" << options->workers
-            << (stats_handler ? absl::StrCat(" stats=", HostPort(FLAGS_bind, server.port(1)))
+  if (absl::Status status = server.Start(); !status.ok()) common::RuntimeError(status.message());
+  LOG(INFO) << "listening on " << common::HostPort(FLAGS_bind, server.port(0))
+            << " handler=" << handler.name << " workers=" << server::WorkerCount(options)
+            << (stats_handler ? absl::StrCat(" stats=", common::HostPort(FLAGS_bind, server.port(1)))
                               : std::string());
   if (!FLAGS_stats_port_file.empty() && stats_handler != nullptr) {
-    WritePortFile(FLAGS_stats_port_file, server.port(1));
+    WritePortFileOrExit("stats_port_file", FLAGS_stats_port_file, server.port(1));
   }
-  if (!FLAGS_port_file.empty()) WritePortFile(FLAGS_port_file, server.port(0));  // last: "ready"
+  if (!FLAGS_port_file.empty()) {
+    WritePortFileOrExit("port_file", FLAGS_port_file, server.port(0));  // last: "ready"
+  }
 
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);
   LOG(INFO) << "received " << strsignal(signal_number) << "; shutting down (grace "
-            << options->shutdown_grace << ")";
+            << options.shutdown_grace << ")";
   server.Shutdown();
   LOG(INFO) << "stopped";
   return 0;

@@ -1,11 +1,10 @@
-// ServerOptions: every setting of the server, validated, independent of how it was given
-// (flags in main.cc, literals in tests).
+// ServerOptions: every setting of the server, independent of how it was given (flags in
+// flags.cc, literals in tests). The defaults here are the flags' defaults too.
 #ifndef SERVER_OPTIONS_H_
 #define SERVER_OPTIONS_H_
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
 
 #include "absl/time/time.h"
 #include "protocol/frame.h"
@@ -13,7 +12,7 @@
 namespace server {
 
 struct ServerOptions {
-  int workers = 1;
+  int workers = 0;  // 0: one per CPU (see WorkerCount)
   int max_connections = 10000;
   uint32_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;
   absl::Duration idle_timeout = absl::Minutes(5);
@@ -23,7 +22,21 @@ struct ServerOptions {
   // Fairness: frames answered from one connection before the worker serves its other ready
   // connections (memcached's -R).
   int max_frames_per_batch = 64;
+
+  // Handlers that block run on this many handler threads (docs/DESIGN.md).
+  int handler_threads = 16;
+  // A connection with this many requests unanswered is not read until one is answered.
+  int max_inflight_per_connection = 64;
+  // Server-wide: requests waiting for or running on a handler thread. Beyond it a request gets
+  // a RESOURCE_EXHAUSTED error reply at once (docs/protocol.md).
+  int max_queued_requests = 4096;
+  // A request not answered within this gets a DEADLINE_EXCEEDED error reply; its late answer
+  // is discarded. absl::InfiniteDuration() for none.
+  absl::Duration handler_timeout = absl::Seconds(30);
 };
+
+// The number of workers `options` asks for: its `workers`, or one per CPU when that is 0.
+int WorkerCount(const ServerOptions& options);
 
 }  // namespace server
 

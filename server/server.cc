@@ -2,15 +2,16 @@
 
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "server/acceptor.h"
-#include "server/clock.h"
+#include "server/handler_pool.h"
 #include "server/socket.h"
 #include "server/worker.h"
 
 namespace server {
 
 Server::Server(const ServerOptions& options)
-    : options_(options), stats_(std::make_unique<ServerStats>(options.workers)) {
+    : options_(options), stats_(std::make_unique<ServerStats>(WorkerCount(options))) {
   context_.stats = stats_.get();
 }
 
@@ -18,35 +19,33 @@ Server::~Server() { Shutdown(); }
 
 void Server::AddListener(ListenerSpec spec) { specs_.push_back(std::move(spec)); }
 
+void Server::AddDrainHook(std::function<void()> hook) { drain_hooks_.push_back(std::move(hook)); }
+
 absl::Status Server::Start() {
   std::vector<Acceptor::Listener> listeners;
-  auto close_all = [&listeners] {
+  auto fail = [&listeners](absl::Status status) {
     for (const Acceptor::Listener& l : listeners) close(l.fd);
+    return status;
   };
   for (const ListenerSpec& spec : specs_) {
     absl::StatusOr<int> fd = ListenTcp(spec.address, spec.port);
-    if (!fd.ok()) {
-      close_all();
-      return fd.status();
-    }
-    listeners.push_back({*fd, &spec.factory});
+    if (!fd.ok()) return fail(fd.status());
+    listeners.push_back({*fd, &spec.handler});
     absl::StatusOr<int> port = LocalPort(*fd);
-    if (!port.ok()) {
-      close_all();
-      return port.status();
-    }
+    if (!port.ok()) return fail(port.status());
     ports_.push_back(*port);
   }
-  std::vector<Worker*> workers;
-  for (int i = 0; i < options_.workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, options_, stats_.get(), &context_));
-    if (absl::Status status = workers_.back()->Start(); !status.ok()) {
-      close_all();
-      return status;
-    }
-    workers.push_back(workers_.back().get());
+  pool_ = std::make_unique<HandlerPool>(options_.handler_threads, options_.max_queued_requests);
+  pool_->Start();
+  for (int i = 0; i < WorkerCount(options_); ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, options_, stats_.get(), &context_, pool_.get()));
+    if (absl::Status status = workers_.back()->Start(); !status.ok()) return fail(status);
   }
-  acceptor_ = std::make_unique<Acceptor>(options_, std::move(workers), stats_.get());
+  acceptor_ = std::make_unique<Acceptor>(
+      options_, stats_.get(), [this](int fd, const ServedHandler* handler) {
+        workers_[next_worker_]->Adopt(fd, handler);  // in turn
+        next_worker_ = (next_worker_ + 1) % workers_.size();
+      });
   return acceptor_->Start(std::move(listeners));
 }
 
@@ -54,9 +53,12 @@ void Server::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   if (acceptor_) acceptor_->Stop();  // no new connections from here on
-  const int64_t deadline = MonotonicNanos() + absl::ToInt64Nanoseconds(options_.shutdown_grace);
+  const int64_t deadline =
+      common::MonotonicNanos() + absl::ToInt64Nanoseconds(options_.shutdown_grace);
   for (auto& worker : workers_) worker->Drain(deadline);
   for (auto& worker : workers_) worker->Join();
+  for (auto& hook : drain_hooks_) hook();
+  if (pool_) pool_->Stop();
 }
 
 }  // namespace server

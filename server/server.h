@@ -1,10 +1,12 @@
-// Server: the listening sockets, the acceptor thread and the pool of workers, assembled.
+// Server: the listening sockets, the acceptor thread, the pool of workers and the handler
+// threads, assembled.
 //
-// The server knows handlers only through the factories it is given, one per listener; it never
-// names one. main.cc picks them from the registry; tests may pass their own.
+// The server knows handlers only through what it is given per listener (a factory, and whether
+// its calls block); it never names one. main.cc picks them from the registry; tests may pass
+// their own.
 //
 //   Server server(options);
-//   server.AddListener({"127.0.0.1", 0, echo_factory});
+//   server.AddListener({"127.0.0.1", 0, {echo_factory}});
 //   CHECK_OK(server.Start());
 //   int port = server.port(0);
 //   ...
@@ -12,6 +14,7 @@
 #ifndef SERVER_SERVER_H_
 #define SERVER_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,11 +22,13 @@
 #include "absl/status/status.h"
 #include "handlers/handler.h"
 #include "server/options.h"
+#include "server/served_handler.h"
 #include "server/stats.h"
 
 namespace server {
 
 class Acceptor;
+class HandlerPool;
 class Worker;
 
 class Server {
@@ -31,7 +36,7 @@ class Server {
   struct ListenerSpec {
     std::string address;  // IPv4 or IPv6 literal
     int port = 0;         // 0 picks a free port
-    handlers::HandlerFactory factory;
+    ServedHandler handler;
   };
 
   explicit Server(const ServerOptions& options);
@@ -41,18 +46,24 @@ class Server {
 
   // Before Start().
   void AddListener(ListenerSpec spec);
+  // Before Start(): `hook` runs at shutdown once the workers have stopped, before the server
+  // waits for calls still running on handler threads.
+  void AddDrainHook(std::function<void()> hook);
+  // A counter shown in the stats (handlers/registry.h, StartContext). Thread-safe.
+  handlers::HandlerCounter* AddHandlerCounter(absl::string_view handler, absl::string_view name) {
+    return stats_->handler_counters().Add(handler, name);
+  }
 
-  // Binds every listener and starts the workers and the acceptor.
+  // Binds every listener and starts the handler threads, the workers and the acceptor.
   absl::Status Start();
 
   // The port listener `index` is bound to (after Start()).
   int port(int index) const { return ports_[index]; }
 
-  const ServerStats& stats() const { return *stats_; }
-
-  // Idempotent; call from one thread. Stops accepting, lets workers answer the frames they have, closes
-  // idle connections at once and the rest at the shutdown grace deadline; returns when every
-  // worker has finished.
+  // Idempotent; call from one thread. Stops accepting, lets workers answer the frames they
+  // have (waiting for handler calls in flight), closes idle connections at once and the rest at
+  // the shutdown grace deadline, runs the drain hooks, waits for running handler calls; returns
+  // when all is done.
   void Shutdown();
 
  private:
@@ -60,9 +71,12 @@ class Server {
   std::unique_ptr<ServerStats> stats_;
   handlers::HandlerContext context_;
   std::vector<ListenerSpec> specs_;
+  std::vector<std::function<void()>> drain_hooks_;
   std::vector<int> ports_;
+  std::unique_ptr<HandlerPool> pool_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Acceptor> acceptor_;
+  size_t next_worker_ = 0;  // acceptor thread only
   bool shut_down_ = false;
 };
 

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/host_port.h"
 
 namespace server {
 namespace {
@@ -70,20 +71,28 @@ absl::StatusOr<int> LocalPort(int fd) {
   return ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
 }
 
-std::string PeerName(int fd) {
+namespace {
+
+// "host:port" of a socket's peer (`getpeername`) or its own address (`getsockname`).
+std::string SocketAddress(int fd, int (*get_name)(int, sockaddr*, socklen_t*)) {
   sockaddr_storage storage{};
   socklen_t length = sizeof(storage);
   char text[INET6_ADDRSTRLEN] = "?";
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) return "?";
+  if (get_name(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) return "?";
   if (storage.ss_family == AF_INET6) {
     const auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
     inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
-    return absl::StrCat("[", text, "]:", ntohs(v6->sin6_port));
+    return common::HostPort(text, ntohs(v6->sin6_port));
   }
   const auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
   inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
-  return absl::StrCat(text, ":", ntohs(v4->sin_port));
+  return common::HostPort(text, ntohs(v4->sin_port));
 }
+
+}  // namespace
+
+std::string PeerName(int fd) { return SocketAddress(fd, getpeername); }
+std::string LocalName(int fd) { return SocketAddress(fd, getsockname); }
 
 void SetNoDelay(int fd) {
   const int one = 1;

@@ -19,6 +19,8 @@ absl::StatusOr<int> LocalPort(int fd);
 
 // "127.0.0.1:5000" or "[::1]:5000" for the peer of a connected socket; "?" if unknown.
 std::string PeerName(int fd);
+// The same for the socket's own (local) address.
+std::string LocalName(int fd);
 
 // Turns off Nagle's algorithm: replies are written whole, so delaying them only adds latency.
 void SetNoDelay(int fd);

@@ -1,10 +1,11 @@
 #include "server/stats.h"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/clock.h"
+#include "common/clock.h"
 
 namespace server {
 
@@ -27,7 +28,7 @@ void RecentLatency::AddTo(int64_t now_ns, common::LatencyHistogram::Snapshot* sn
   }
 }
 
-ServerStats::ServerStats(int workers) : start_ns_(MonotonicNanos()) {
+ServerStats::ServerStats(int workers) : start_ns_(common::MonotonicNanos()) {
   for (int i = 0; i < workers; ++i) workers_.push_back(std::make_unique<WorkerStats>());
 }
 
@@ -46,12 +47,16 @@ constexpr std::pair<const char*, Counter WorkerStats::*> kWorkerCounters[] = {
     {"handler_errors", &WorkerStats::handler_errors},
     {"reads_paused_backpressure", &WorkerStats::reads_paused},
     {"fairness_yields", &WorkerStats::fairness_yields},
+    {"requests_answered_later", &WorkerStats::requests_later},
+    {"requests_rejected_overload", &WorkerStats::requests_overloaded},
+    {"requests_timed_out", &WorkerStats::handler_timeouts},
+    {"completions_discarded", &WorkerStats::completions_discarded},
 };
 
 }  // namespace
 
 std::vector<handlers::Stat> ServerStats::Snapshot() const {
-  const int64_t now_ns = MonotonicNanos();
+  const int64_t now_ns = common::MonotonicNanos();
   std::vector<handlers::Stat> stats = {
       {"uptime_seconds", (now_ns - start_ns_) / 1'000'000'000},
       {"workers", static_cast<int64_t>(workers_.size())},
@@ -84,7 +89,21 @@ std::vector<handlers::Stat> ServerStats::Snapshot() const {
     stats.push_back({absl::StrCat("worker_active_connections{worker=\"", i, "\"}"),
                      workers_[i]->active_connections.value()});
   }
+  handler_counters_.AppendTo(&stats);
   return stats;
+}
+
+handlers::HandlerCounter* HandlerCounters::Add(absl::string_view handler, absl::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  counters_.emplace_back(std::piecewise_construct,
+                         std::forward_as_tuple(absl::StrCat("handler_", handler, "_", name)),
+                         std::forward_as_tuple());
+  return &counters_.back().second;
+}
+
+void HandlerCounters::AppendTo(std::vector<handlers::Stat>* stats) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, counter] : counters_) stats->push_back({name, counter.value()});
 }
 
 }  // namespace server

@@ -14,7 +14,11 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "common/latency_histogram.h"
@@ -62,6 +66,10 @@ struct WorkerStats {
   Counter closed_protocol_error;
   Counter reads_paused;
   Counter fairness_yields;
+  Counter requests_later;         // requests answered later (deferred or on handler threads)
+  Counter requests_overloaded;    // refused at once: the server-wide handler queue was full
+  Counter handler_timeouts;       // answered DEADLINE_EXCEEDED (--handler_timeout_ms)
+  Counter completions_discarded;  // answers that came after a timeout, a close or shutdown
   Counter pending_output_max;  // largest pending output of this worker's connections, now
   RecentLatency latency;
 };
@@ -72,13 +80,25 @@ struct AcceptorStats {
   Counter accept_pauses;
 };
 
+// Counters that handlers register at start-up (handlers/registry.h). Thread-safe.
+class HandlerCounters {
+ public:
+  handlers::HandlerCounter* Add(absl::string_view handler, absl::string_view name);
+  void AppendTo(std::vector<handlers::Stat>* stats) const;
+
+ private:
+  mutable std::mutex mu_;
+  // Stable addresses: handlers keep pointers to their counters.
+  std::deque<std::pair<std::string, handlers::HandlerCounter>> counters_;
+};
+
 class ServerStats : public handlers::StatsSource {
  public:
   explicit ServerStats(int workers);
 
   WorkerStats& worker(int index) { return *workers_[index]; }
   AcceptorStats& acceptor() { return acceptor_; }
-  int workers() const { return static_cast<int>(workers_.size()); }
+  HandlerCounters& handler_counters() { return handler_counters_; }
 
   // Connections handed to workers and not yet closed. The acceptor adds, workers subtract.
   std::atomic<int64_t> open_connections{0};
@@ -89,6 +109,7 @@ class ServerStats : public handlers::StatsSource {
   const int64_t start_ns_;
   std::vector<std::unique_ptr<WorkerStats>> workers_;  // one allocation each: no false sharing
   AcceptorStats acceptor_;
+  HandlerCounters handler_counters_;
 };
 
 }  // namespace server

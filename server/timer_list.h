@@ -19,7 +19,7 @@
 
 namespace server {
 
-struct Connection;
+class Connection;
 
 struct TimerNode {
   explicit TimerNode(Connection* owner) : owner(owner) {}

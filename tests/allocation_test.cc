@@ -51,9 +51,9 @@ TEST_P(AllocationTest, SteadyStateEchoAllocatesNothingPerFrame) {
   server::ServerOptions options;
   options.workers = 1;
   server::Server server(options);
-  server.AddListener({"127.0.0.1", 0, [](const handlers::HandlerContext&) {
+  server.AddListener({"127.0.0.1", 0, {[](const handlers::HandlerContext&) {
                         return std::make_unique<handlers::EchoHandler>();
-                      }});
+                      }}});
   ASSERT_TRUE(server.Start().ok());
 
   const int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -1,0 +1,107 @@
+#include "server/connection.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "server/connection_link.h"
+
+namespace server {
+namespace {
+
+// A frame missing at least this much is read into place (one copy saved); below it, reading
+// into the shared buffer may bring the following frames in the same call.
+constexpr size_t kReadInPlaceMinBytes = 64 << 10;
+// An emptied output queue keeps at most this much allocated, so idle connections stay small.
+constexpr size_t kKeepOutputCapacity = 16 << 10;
+// At most this many output segments go to one sendmsg (each is up to a 64 KiB segment or one
+// large reply, so this is plenty for one call).
+constexpr int kMaxSendParts = 16;
+
+bool WouldBlock(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
+
+// Writes what the socket takes of `output`: one system call whatever the number of segments.
+ssize_t Send(int fd, const protocol::OutputQueue& output) {
+  absl::string_view parts[kMaxSendParts];
+  const int count = output.Peek(parts, kMaxSendParts);
+  if (count == 1) return send(fd, parts[0].data(), parts[0].size(), MSG_NOSIGNAL);
+  iovec iov[kMaxSendParts];
+  for (int i = 0; i < count; ++i) {
+    iov[i].iov_base = const_cast<char*>(parts[i].data());
+    iov[i].iov_len = parts[i].size();
+  }
+  msghdr message{};
+  message.msg_iov = iov;
+  message.msg_iovlen = count;
+  return sendmsg(fd, &message, MSG_NOSIGNAL);
+}
+
+}  // namespace
+
+Connection::Connection(int fd, uint64_t id, uint32_t max_frame_bytes,
+                       std::shared_ptr<handlers::Handler> handler, EventCallback on_events)
+    : decoder({.max_frame_bytes = max_frame_bytes}),
+      fd_(fd),
+      id_(id),
+      handler_(std::move(handler)),
+      on_events_(std::move(on_events)) {}
+
+Connection::~Connection() { Close(); }
+
+Connection::ReadResult Connection::Read(char* scratch, size_t scratch_bytes, int64_t* bytes) {
+  ssize_t n;
+  size_t missing = 0;
+  char* in_place = decoder.ReadSpace(&missing);
+  if (in_place != nullptr && missing >= kReadInPlaceMinBytes) {
+    // The rest of a large frame: straight into its place, not through the shared buffer.
+    n = read(fd_, in_place, std::min(missing, scratch_bytes));
+    if (n > 0) decoder.CommitRead(n);
+  } else {
+    n = read(fd_, scratch, scratch_bytes);
+    if (n > 0) decoder.Feed(absl::string_view(scratch, n));
+  }
+  *bytes = std::max<ssize_t>(n, 0);
+  if (n > 0) return ReadResult::kData;
+  if (n == 0) return ReadResult::kEndOfStream;
+  return WouldBlock(errno) ? ReadResult::kNothing : ReadResult::kError;
+}
+
+bool Connection::Flush(int64_t* bytes) {
+  *bytes = 0;
+  if (!output.empty()) {
+    const ssize_t n = Send(fd_, output);
+    if (n < 0 && !WouldBlock(errno)) return false;
+    if (n > 0) {
+      output.Consume(n);
+      *bytes = n;
+    }
+  }
+  if (output.empty()) output.Clear(kKeepOutputCapacity);
+  return true;
+}
+
+DispatchResult Connection::Serve(const DispatchLimits& limits, LaterAnswers* later) {
+  DispatchResult result = DispatchFrames(decoder, *handler_, order, output, later, limits);
+  decoder.Retain();  // the shared read buffer is about to serve another connection
+  return result;
+}
+
+void Connection::Close() {
+  if (state_ == ConnectionState::kClosed) return;
+  state_ = ConnectionState::kClosed;
+  close(fd_);
+  if (link_ != nullptr) link_->Cut();
+}
+
+uint32_t Connection::WantedEvents() const {
+  uint32_t wanted = 0;
+  if (reading()) wanted |= EPOLLIN;
+  if (!output.empty()) wanted |= EPOLLOUT;
+  return wanted;
+}
+
+}  // namespace server

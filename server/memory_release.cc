@@ -1,0 +1,29 @@
+#include "server/memory_release.h"
+
+#include <malloc.h>
+
+#include <algorithm>
+
+#include "common/event_loop.h"
+#include "protocol/memory_block.h"
+
+namespace server {
+namespace {
+constexpr int64_t kQuietBeforeReleaseNs = 1'000'000'000;
+constexpr int64_t kMaxReleaseIntervalNs = 30'000'000'000;
+}  // namespace
+
+int64_t MemoryRelease::NextDeadlineNs() const {
+  if (!pending_) return common::EventLoop::kNoDeadline;
+  return std::min(closed_ns_ + kQuietBeforeReleaseNs, released_ns_ + kMaxReleaseIntervalNs);
+}
+
+void MemoryRelease::MaybeRelease(int64_t now_ns, int events) {
+  if (!pending_ || events > 1 || now_ns < NextDeadlineNs()) return;
+  protocol::MemoryBlock::ReleaseCachedBlocks();
+  malloc_trim(0);
+  pending_ = false;
+  released_ns_ = now_ns;
+}
+
+}  // namespace server

@@ -1,0 +1,43 @@
+// MemoryRelease: when a worker hands freed memory back to the kernel.
+//
+// main.cc keeps freed memory in the allocator's heaps, so that a busy server reuses it instead
+// of faulting fresh pages in. Once connections have closed (an attack that ended, large
+// requests that are done), hand it back, but only when the worker is quiet: a second after the
+// last close, in a loop turn with at most one event. A trim takes milliseconds, and memory
+// trimmed while connections keep coming and going (churn, a garbage flood) would only be
+// faulted in again; a worker that never stops closing connections still trims every 30 s.
+//
+//   release.NoteClosed(now_ns);            // connections were freed
+//   release.MaybeRelease(now_ns, events);  // after each loop turn
+//   deadline = std::min(deadline, release.NextDeadlineNs());
+//
+// Not thread-safe: one per worker.
+#ifndef SERVER_MEMORY_RELEASE_H_
+#define SERVER_MEMORY_RELEASE_H_
+
+#include <cstdint>
+
+namespace server {
+
+class MemoryRelease {
+ public:
+  explicit MemoryRelease(int64_t now_ns) : released_ns_(now_ns) {}
+
+  void NoteClosed(int64_t now_ns) {
+    pending_ = true;
+    closed_ns_ = now_ns;
+  }
+  // Releases if due and the turn was quiet (at most one event).
+  void MaybeRelease(int64_t now_ns, int events);
+  // When MaybeRelease() would next act; EventLoop::kNoDeadline if nothing is pending.
+  int64_t NextDeadlineNs() const;
+
+ private:
+  bool pending_ = false;    // connections closed since memory was last released
+  int64_t closed_ns_ = 0;   // when connections were last freed
+  int64_t released_ns_;     // when memory was last released
+};
+
+}  // namespace server
+
+#endif  // SERVER_MEMORY_RELEASE_H_

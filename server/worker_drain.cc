@@ -1,0 +1,89 @@
+// Worker: shutdown and the closing of connections. See worker.h.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "glog/logging.h"
+#include "server/worker.h"
+
+namespace server {
+
+void Worker::BeginDrain(int64_t deadline_ns) {
+  if (draining_) return;
+  draining_ = true;
+  deadline_ns_ = deadline_ns;
+  while (waiting_next_ < waiting_.size()) AdoptWaiting();  // no newcomer is left out
+  LOG(INFO) << "worker " << id_ << " draining " << connections_.size() << " connections";
+  for (Connection* c : Snapshot()) CloseIfDone(c);
+}
+
+// While draining: a connection that owes nothing and has nothing more in flight is done.
+void Worker::CloseIfDone(Connection* c) {
+  if (c->closed() || !c->OwesNothing() || c->on_ready_list) return;
+  char byte;
+  const ssize_t n = recv(c->fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return;  // requests are waiting: the loop will read and answer them
+  Close(c);
+}
+
+// The grace period is over: requests still waiting for a handler get an error reply, the
+// replies go out as far as the socket takes them, and every connection closes.
+void Worker::CloseAllAtDeadline() {
+  if (connections_.empty()) return;
+  LOG(WARNING) << "worker " << id_ << ": shutdown grace over, closing " << connections_.size()
+               << " connections";
+  const absl::Status shutting_down = absl::UnavailableError("server shutting down");
+  for (Connection* c : Snapshot()) {
+    for (const ReplyOrder::Waiting& waiting : c->order.WaitingPlaces()) {
+      AnswerWaiting(c, waiting.id, shutting_down);
+    }
+    int64_t bytes = 0;
+    c->Flush(&bytes);  // best effort, never waiting
+    Close(c);
+  }
+}
+
+void Worker::Close(Connection* c) {
+  if (c->closed()) return;
+  for (const ReplyOrder::Waiting& waiting : c->order.WaitingPlaces()) {
+    request_deadlines_.Remove(c, waiting.id, waiting.started_ns);
+  }
+  idle_timers_.Remove(&c->idle_timer);
+  frame_timers_.Remove(&c->frame_timer);
+  c->Close();  // also leaves the epoll set, and cuts the link for late answers
+  stats_.active_connections.Add(-1);
+  server_stats_->open_connections.fetch_sub(1, std::memory_order_relaxed);
+  // Freed at the end of the loop turn: later events of this turn may still name it.
+  auto it = connections_.find(c);
+  closed_.push_back(std::move(it->second));
+  connections_.erase(it);
+}
+
+void Worker::FreeClosed() {
+  if (closed_.empty()) return;
+  auto is_closed = [](Connection* c) { return c->closed(); };
+  ready_.erase(std::remove_if(ready_.begin(), ready_.end(), is_closed), ready_.end());
+  writers_.erase(std::remove_if(writers_.begin(), writers_.end(), is_closed), writers_.end());
+  closed_.clear();  // drops each handler instance: its "connection closed" notice
+  memory_release_.NoteClosed(now_ns_);
+}
+
+std::vector<Connection*> Worker::Snapshot() const {
+  std::vector<Connection*> all;
+  all.reserve(connections_.size());
+  for (const auto& entry : connections_) all.push_back(entry.first);
+  return all;
+}
+
+void Worker::UpdatePendingOutputMax() {
+  int64_t largest = 0;
+  size_t kept = 0;
+  for (Connection* c : writers_) {
+    if (!(c->registered_events & EPOLLOUT)) continue;  // drained since
+    writers_[kept++] = c;
+    largest = std::max<int64_t>(largest, c->output.size());
+  }
+  writers_.resize(kept);
+  if (stats_.pending_output_max.value() != largest) stats_.pending_output_max.Set(largest);
+}
+
+}  // namespace server
