@@ -5,4 +5,5 @@ SERVER_HANDLERS = [
     "//handlers/uppercase",
     "//handlers/stats",
     "//handlers/reverse",
+    "//handlers/sleep",
 ]

@@ -105,6 +105,7 @@ DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler
         } else {
           order.PushReady(error.view());
         }
+        ++result.overloaded;
         answered = false;
       }
     } else if (order.empty()) {  // the fast path: straight into the output queue

@@ -54,6 +54,7 @@ struct DispatchResult {
   int frames = 0;          // requests taken (each has or will have one reply)
   int replies = 0;         // replies of those already in the output queue
   int handler_errors = 0;  // of which answered with an error reply
+  int overloaded = 0;      // of which refused: the handler threads' queue was full
   StopReason stopped = StopReason::kNeedMoreBytes;
   absl::Status error;      // set with kProtocolError
 };

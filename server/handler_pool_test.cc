@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "gtest/gtest.h"
 
@@ -81,6 +82,8 @@ TEST(HandlerPoolTest, StopDropsTasksNotStartedAndWaitsForRunningOnes) {
   ASSERT_TRUE(pool.TryAcquire());
   pool.Run([&] { ++ran; });  // never starts: the only thread is busy until Stop
   std::thread stopper([&] { pool.Stop(); });
+  // Stop() has dropped the queued task (its place is freed) before the running one may end.
+  while (pool.tasks() != 1) std::this_thread::yield();
   {
     std::lock_guard<std::mutex> lock(mu);
     release = true;

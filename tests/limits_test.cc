@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,14 +31,16 @@ void ExpectServed(int port) {
 TEST(LimitsTest, OversizeLengthClosesOnlyThatConnection) {
   ServerProcess server = ServerProcess::Start({"--max_frame_bytes=1024", "--workers=1"}).value();
   auto good = ConnectTo(server.port());
+  ASSERT_NE(good, nullptr);
   auto bad = ConnectTo(server.port());
+  ASSERT_NE(bad, nullptr);
   ASSERT_TRUE(good->Send(std::string(1024, 'a')).ok());  // exactly the limit: fine
-  EXPECT_EQ(good->Receive()->payload.size(), 1024u);
+  EXPECT_EQ(PayloadOf(good->Receive()).size(), 1024u);
 
   ASSERT_TRUE(bad->SendRaw(Header(1025)).ok());  // one over: closed, on the header alone
   EXPECT_TRUE(ClosedByServer(*bad));
 
-  EXPECT_EQ(good->Call("still here")->payload, "still here");
+  EXPECT_EQ(PayloadOf(good->Call("still here")), "still here");
   ExpectServed(server.port());
   EXPECT_EQ(server.Stats()->at("connections_closed_protocol_error"), 1);
   EXPECT_THAT(server.Log(), HasSubstr("frame length 1025 exceeds the limit of 1024 bytes"));
@@ -61,6 +64,7 @@ TEST(LimitsTest, DeclaredLengthDoesNotReserveMemory) {
 TEST(LimitsTest, IncompleteFrameTimesOut) {
   ServerProcess server = ServerProcess::Start({"--frame_timeout_ms=300"}).value();
   auto slow = ConnectTo(server.port());
+  ASSERT_NE(slow, nullptr);
   ASSERT_TRUE(slow->SendRaw(Header(10) + "half").ok());
   ExpectServed(server.port());
   const absl::Time start = absl::Now();
@@ -73,6 +77,7 @@ TEST(LimitsTest, IncompleteFrameTimesOut) {
 TEST(LimitsTest, SlowlorisTricklingBytesStillTimesOut) {
   ServerProcess server = ServerProcess::Start({"--frame_timeout_ms=400"}).value();
   auto slow = ConnectTo(server.port());
+  ASSERT_NE(slow, nullptr);
   const std::string frame = Frame(std::string(100, 's'));
   bool closed = false;
   for (size_t i = 0; i < frame.size() && !closed; ++i) {  // a byte every 50 ms: 5 s in all
@@ -87,13 +92,15 @@ TEST(LimitsTest, SlowlorisTricklingBytesStillTimesOut) {
 TEST(LimitsTest, IdleConnectionTimesOutButActiveOneDoesNot) {
   ServerProcess server = ServerProcess::Start({"--idle_timeout_ms=400"}).value();
   auto idle = ConnectTo(server.port());
+  ASSERT_NE(idle, nullptr);
   auto active = ConnectTo(server.port());
+  ASSERT_NE(active, nullptr);
   for (int i = 0; i < 8; ++i) {  // 800 ms of traffic every 100 ms
-    ASSERT_EQ(active->Call("ping")->payload, "ping");
+    ASSERT_EQ(PayloadOf(active->Call("ping")), "ping");
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(ClosedByServer(*idle));
-  EXPECT_EQ(active->Call("still open")->payload, "still open");
+  EXPECT_EQ(PayloadOf(active->Call("still open")), "still open");
   EXPECT_EQ(server.Stats()->at("connections_closed_idle_timeout"), 1);
 }
 
@@ -103,6 +110,7 @@ TEST(LimitsTest, ClientThatNeverReadsIsPausedAndMemoryStaysBounded) {
   ExpectServed(server.port());
   const int64_t rss_before = server.RssKb();
   auto hog = ConnectTo(server.port(), "127.0.0.1", absl::Seconds(2));
+  ASSERT_NE(hog, nullptr);
   // 64 MiB of requests whose replies are never read: sending stalls once the server stops
   // reading, which is the point.
   const std::string frame = Frame(std::string(1 << 20, 'h'));
@@ -122,17 +130,18 @@ TEST(LimitsTest, ClientThatNeverReadsIsPausedAndMemoryStaysBounded) {
 TEST(LimitsTest, PausedClientGetsEveryReplyOnceItReads) {
   ServerProcess server = ServerProcess::Start({"--max_pending_output_bytes=65536"}).value();
   auto c = ConnectTo(server.port());
+  ASSERT_NE(c, nullptr);
   std::string burst;
   for (int i = 0; i < 400; ++i) burst += Frame(std::string(4096, static_cast<char>('a' + i % 26)));
   std::thread writer([&] { ASSERT_TRUE(c->SendRaw(burst).ok()); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the server pause it
+  // Nothing is read until the server has stopped reading this client.
+  ASSERT_TRUE(WaitUntil([&] { return server.Stats()->at("reads_paused_backpressure") >= 1; }));
   for (int i = 0; i < 400; ++i) {
     absl::StatusOr<client::Client::Reply> reply = c->Receive();
     ASSERT_TRUE(reply.ok()) << reply.status();
     ASSERT_EQ(reply->payload, std::string(4096, static_cast<char>('a' + i % 26))) << i;
   }
   writer.join();
-  EXPECT_GE(server.Stats()->at("reads_paused_backpressure"), 1);
 }
 
 TEST(LimitsTest, ConnectionLimitRefusesWithAnErrorReply) {
@@ -140,9 +149,10 @@ TEST(LimitsTest, ConnectionLimitRefusesWithAnErrorReply) {
   std::vector<std::unique_ptr<client::Client>> clients;
   for (int i = 0; i < 3; ++i) {
     clients.push_back(ConnectTo(server.port()));
-    ASSERT_EQ(clients.back()->Call("in")->payload, "in");
+    ASSERT_EQ(PayloadOf(clients.back()->Call("in")), "in");
   }
   auto refused = ConnectTo(server.port());
+  ASSERT_NE(refused, nullptr);
   absl::StatusOr<client::Client::Reply> reply = refused->Receive();
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_TRUE(reply->is_error);
@@ -160,20 +170,32 @@ TEST(LimitsTest, ConnectionLimitRefusesWithAnErrorReply) {
     return s.ok();
   }));
   EXPECT_EQ(stats.at("connections_rejected_limit"), 1 + refused_probes);
-  EXPECT_EQ(clients.front()->Call("unaffected")->payload, "unaffected");
+  EXPECT_EQ(PayloadOf(clients.front()->Call("unaffected")), "unaffected");
 }
 
 TEST(LimitsTest, PipeliningClientYieldsToOthers) {
-  ServerProcess server = ServerProcess::Start({"--workers=1", "--max_frames_per_batch=4"}).value();
+  // `spin` busies its worker for 1 ms per request: a burst of 2000 holds one worker for 2 s.
+  ServerProcess server = ServerProcess::Start(
+      {"--handler=spin", "--workers=1", "--max_frames_per_batch=4"}, "tests/test_server").value();
   auto greedy = ConnectTo(server.port());
+  ASSERT_NE(greedy, nullptr);
+  constexpr int kBurst = 2000;
   std::string burst;
-  for (int i = 0; i < 2000; ++i) burst += Frame("greedy");
+  for (int i = 0; i < kBurst; ++i) burst += Frame("greedy");
+  std::atomic<int> greedy_answered{0};
   std::thread reader([&] {
-    for (int i = 0; i < 2000; ++i) ASSERT_EQ(greedy->Receive()->payload, "greedy");
+    for (int i = 0; i < kBurst; ++i) {
+      if (PayloadOf(greedy->Receive()) != "greedy") break;
+      ++greedy_answered;
+    }
   });
   ASSERT_TRUE(greedy->SendRaw(burst).ok());
-  ExpectServed(server.port());
+  ASSERT_TRUE(WaitUntil([&] { return greedy_answered > 0; }));  // the burst is being served
+  EXPECT_EQ(CallOnce(server.port(), "probe"), "probe");
+  // The probe was answered while the greedy burst was still being served, not after it.
+  EXPECT_LT(greedy_answered.load(), kBurst);
   reader.join();
+  EXPECT_EQ(greedy_answered.load(), kBurst);
   EXPECT_GE(server.Stats()->at("fairness_yields"), 1);
 }
 

@@ -27,12 +27,14 @@ using client::Client;
 TEST(ServerE2eTest, EchoesAndUppercases) {
   ServerProcess echo = ServerProcess::Start({"--handler=echo"}).value();
   auto c = ConnectTo(echo.port());
-  EXPECT_EQ(c->Call("hello")->payload, "hello");
-  EXPECT_EQ(c->Call("")->payload, "");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(PayloadOf(c->Call("hello")), "hello");
+  EXPECT_EQ(PayloadOf(c->Call("")), "");
   EXPECT_EQ(echo.Stop(SIGTERM), 0);
 
   ServerProcess upper = ServerProcess::Start({"--handler=uppercase"}).value();
   auto u = ConnectTo(upper.port());
+  ASSERT_NE(u, nullptr);
   const absl::StatusOr<Client::Reply> reply = u->Call("Mixed case, caf\xc3\xa9!");
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_FALSE(reply->is_error);
@@ -43,30 +45,45 @@ TEST(ServerE2eTest, ListensOnIpv6Loopback) {
   ServerProcess server = ServerProcess::Start({"--bind=::1"}).value();
   auto c = ConnectTo(server.port(), "::1");
   ASSERT_NE(c, nullptr);
-  EXPECT_EQ(c->Call("over v6")->payload, "over v6");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(PayloadOf(c->Call("over v6")), "over v6");
 }
 
 TEST(ServerE2eTest, StreamWrittenOneByteAtATime) {
   ServerProcess server = ServerProcess::Start({}).value();
   auto c = ConnectTo(server.port());
+  ASSERT_NE(c, nullptr);
   const std::vector<std::string> payloads = {"abc", "", std::string(1000, 'z'), "end"};
   std::string stream;
   for (const std::string& p : payloads) stream += Frame(p);
   for (char byte : stream) ASSERT_TRUE(c->SendRaw(std::string(1, byte)).ok());
-  for (const std::string& p : payloads) EXPECT_EQ(c->Receive()->payload, p);
+  for (const std::string& p : payloads) EXPECT_EQ(PayloadOf(c->Receive()), p);
 }
 
 TEST(ServerE2eTest, FramesSplitAtEveryBoundary) {
   ServerProcess server = ServerProcess::Start({}).value();
+  // Bytes the server has read from the test's connections: bytes_in less the 4-byte request of
+  // every stats read so far, this one included.
+  int stats_reads = 0;
+  auto data_bytes_in = [&] {
+    absl::StatusOr<std::map<std::string, int64_t>> stats = server.Stats();
+    ++stats_reads;
+    return stats.ok() ? stats->at("bytes_in") - 4 * stats_reads : -1;
+  };
   const std::string stream = Frame("first") + Frame("") + Frame("third frame");
   for (size_t cut = 1; cut < stream.size(); ++cut) {
     auto c = ConnectTo(server.port());
+    ASSERT_NE(c, nullptr);
+    ASSERT_NE(c, nullptr);
+    const int64_t before = data_bytes_in();
     ASSERT_TRUE(c->SendRaw(stream.substr(0, cut)).ok());
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // two separate segments
+    // The server has read the first part before the second is sent: two separate reads.
+    ASSERT_TRUE(WaitUntil([&] { return data_bytes_in() == before + static_cast<int64_t>(cut); }))
+        << "cut " << cut;
     ASSERT_TRUE(c->SendRaw(stream.substr(cut)).ok());
-    EXPECT_EQ(c->Receive()->payload, "first") << "cut " << cut;
-    EXPECT_EQ(c->Receive()->payload, "") << "cut " << cut;
-    EXPECT_EQ(c->Receive()->payload, "third frame") << "cut " << cut;
+    EXPECT_EQ(PayloadOf(c->Receive()), "first") << "cut " << cut;
+    EXPECT_EQ(PayloadOf(c->Receive()), "") << "cut " << cut;
+    EXPECT_EQ(PayloadOf(c->Receive()), "third frame") << "cut " << cut;
   }
 }
 

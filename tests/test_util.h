@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "client/client.h"
 #include "gtest/gtest.h"
 #include "protocol/buffer.h"
@@ -12,11 +13,30 @@
 
 namespace tests {
 
+// A connected client, or null after recording a test failure: check it before use with
+// ASSERT_NE(c, nullptr), or use the helpers below that report instead of crashing.
 inline std::unique_ptr<client::Client> ConnectTo(int port, const char* host = "127.0.0.1",
                                                  absl::Duration timeout = absl::Seconds(30)) {
   absl::StatusOr<std::unique_ptr<client::Client>> c = client::Client::Connect(host, port, timeout);
   EXPECT_TRUE(c.ok()) << c.status();
   return c.ok() ? std::move(*c) : nullptr;
+}
+
+// A reply's payload, or a description of why there is none, so that a comparison reports the
+// failure instead of dereferencing an error:
+//   EXPECT_EQ(PayloadOf(c->Call("hi")), "hi");
+inline std::string PayloadOf(const absl::StatusOr<client::Client::Reply>& reply) {
+  if (!reply.ok()) return absl::StrCat("<no reply: ", reply.status().ToString(), ">");
+  return reply->payload;
+}
+
+// One request on a new connection: its reply's payload, or why there is none.
+inline std::string CallOnce(int port, absl::string_view payload,
+                            absl::Duration timeout = absl::Seconds(30)) {
+  absl::StatusOr<std::unique_ptr<client::Client>> c =
+      client::Client::Connect("127.0.0.1", port, timeout);
+  if (!c.ok()) return absl::StrCat("<no connection: ", c.status().ToString(), ">");
+  return PayloadOf((*c)->Call(payload));
 }
 
 // The bytes of one frame carrying `payload`.

@@ -1,0 +1,184 @@
+// Handlers that answer later, against a real server: the blocking `sleep` handler on the handler
+// threads, replies in request order, the in-flight bounds, the handler timeout, connections that
+// close with answers still to come, and shutdown with calls in flight.
+#include <poll.h>
+#include <signal.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server_process.h"
+#include "tests/test_util.h"
+
+namespace tests {
+namespace {
+
+using ::testing::HasSubstr;
+
+// True if `c` has bytes to read now (a reply arrived), without waiting.
+bool HasReplyWaiting(client::Client& c) {
+  pollfd p{c.fd(), POLLIN, 0};
+  return poll(&p, 1, 0) == 1;
+}
+
+TEST(AsyncE2eTest, ASlowRequestDelaysNoOtherConnection) {
+  ServerProcess server = ServerProcess::Start({"--handler=sleep", "--workers=1"}).value();
+  auto slow = ConnectTo(server.port());
+  ASSERT_NE(slow, nullptr);
+  ASSERT_TRUE(slow->Send("2000").ok());
+  ASSERT_TRUE(WaitUntil([&] { return server.Stats()->at("frames_in") >= 1; }));
+
+  std::vector<std::unique_ptr<client::Client>> others;
+  for (int i = 0; i < 50; ++i) {
+    others.push_back(ConnectTo(server.port()));
+    ASSERT_NE(others.back(), nullptr);
+  }
+  absl::Duration slowest;
+  for (auto& c : others) {
+    const absl::Time start = absl::Now();
+    EXPECT_EQ(PayloadOf(c->Call("0")), "0");
+    slowest = std::max(slowest, absl::Now() - start);
+  }
+  // All 50 were answered while the slow request was still waiting on its handler thread.
+  EXPECT_FALSE(HasReplyWaiting(*slow)) << "the 2000 ms sleep finished before the others";
+  std::cout << "slowest of 50 quick requests: " << slowest << "\n";
+  EXPECT_LT(slowest, absl::Milliseconds(1000));
+  EXPECT_EQ(PayloadOf(slow->Receive()), "2000");
+}
+
+TEST(AsyncE2eTest, PipelinedRepliesKeepRequestOrder) {
+  ServerProcess server = ServerProcess::Start({"--handler=sleep", "--workers=1"}).value();
+  auto c = ConnectTo(server.port());
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->SendRaw(Frame("300") + Frame("0") + Frame("bad") + Frame("100")).ok());
+  EXPECT_EQ(PayloadOf(c->Receive()), "300");
+  EXPECT_EQ(PayloadOf(c->Receive()), "0");
+  absl::StatusOr<client::Client::Reply> error = c->Receive();
+  ASSERT_TRUE(error.ok()) << error.status();
+  EXPECT_TRUE(error->is_error);
+  EXPECT_THAT(error->payload, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_EQ(PayloadOf(c->Receive()), "100");
+  EXPECT_EQ(server.Stats()->at("requests_answered_later"), 4);
+  EXPECT_EQ(server.Stats()->at("handler_sleep_sleeps"), 3);
+}
+
+TEST(AsyncE2eTest, InflightBoundPausesReadingAndEveryRequestIsAnswered) {
+  ServerProcess server =
+      ServerProcess::Start({"--handler=sleep", "--max_inflight_per_connection=2"}).value();
+  auto c = ConnectTo(server.port());
+  ASSERT_NE(c, nullptr);
+  std::string burst;
+  for (int i = 0; i < 10; ++i) burst += Frame("20");
+  ASSERT_TRUE(c->SendRaw(burst).ok());
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(PayloadOf(c->Receive()), "20") << i;
+  EXPECT_GE(server.Stats()->at("reads_paused_backpressure"), 1);
+}
+
+TEST(AsyncE2eTest, FullHandlerQueueAnswersOverloadedAtOnce) {
+  ServerProcess server = ServerProcess::Start(
+      {"--handler=sleep", "--handler_threads=1", "--max_queued_requests=2"}).value();
+  auto c = ConnectTo(server.port());
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->SendRaw(Frame("500") + Frame("500") + Frame("0")).ok());
+  EXPECT_EQ(PayloadOf(c->Receive()), "500");
+  EXPECT_EQ(PayloadOf(c->Receive()), "500");
+  absl::StatusOr<client::Client::Reply> overloaded = c->Receive();
+  ASSERT_TRUE(overloaded.ok()) << overloaded.status();
+  EXPECT_TRUE(overloaded->is_error);
+  EXPECT_THAT(overloaded->payload, HasSubstr("RESOURCE_EXHAUSTED: server overloaded"));
+  EXPECT_EQ(server.Stats()->at("requests_rejected_overload"), 1);
+  EXPECT_EQ(PayloadOf(c->Call("0")), "0") << "the connection goes on";
+}
+
+TEST(AsyncE2eTest, HandlerTimeoutAnswersDeadlineExceededAndTheConnectionGoesOn) {
+  ServerProcess server =
+      ServerProcess::Start({"--handler=sleep", "--handler_timeout_ms=200"}).value();
+  auto c = ConnectTo(server.port());
+  ASSERT_NE(c, nullptr);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<client::Client::Reply> reply = c->Call("1000");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_TRUE(reply->is_error);
+  EXPECT_THAT(reply->payload, HasSubstr("DEADLINE_EXCEEDED"));
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(900)) << "the timeout did not answer first";
+  EXPECT_EQ(PayloadOf(c->Call("10")), "10");
+  // The late answer of the 1000 ms sleep is discarded and counted.
+  EXPECT_TRUE(WaitUntil([&] { return server.Stats()->at("completions_discarded") == 1; }));
+  EXPECT_EQ(server.Stats()->at("requests_timed_out"), 1);
+  EXPECT_FALSE(HasReplyWaiting(*c)) << "a discarded answer reached the client";
+}
+
+TEST(AsyncE2eTest, ClientThatClosesWithRequestsInFlightLeavesNothingBehind) {
+  ServerProcess server = ServerProcess::Start(
+      {"--handler=sleep", "--workers=2", "--max_inflight_per_connection=100"}).value();
+  const int baseline_fds = server.OpenFds();
+  for (int round = 0; round < 20; ++round) {
+    auto c = ConnectTo(server.port());
+    ASSERT_NE(c, nullptr);
+    std::string burst;
+    for (int i = 0; i < 100; ++i) burst += Frame(absl::StrCat(i % 7));
+    ASSERT_TRUE(c->SendRaw(burst).ok());
+    // Closed at once, most answers still to come: they race with the close.
+  }
+  ASSERT_TRUE(WaitUntil([&] {
+    auto stats = server.Stats();
+    return stats.ok() && stats->at("handler_sleep_sleeps") == 2000 &&
+           stats->at("connections_active") == 1;
+  }, absl::Seconds(30)));
+  EXPECT_TRUE(WaitUntil([&] { return server.OpenFds() == baseline_fds; }));
+  EXPECT_GT(server.Stats()->at("completions_discarded"), 0);
+  EXPECT_EQ(CallOnce(server.port(), "1"), "1");
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+}
+
+TEST(AsyncE2eTest, SigtermAnswersCallsInFlightThatFinishWithinTheGrace) {
+  ServerProcess server =
+      ServerProcess::Start({"--handler=sleep", "--shutdown_grace_ms=5000"}).value();
+  std::vector<std::unique_ptr<client::Client>> clients;
+  for (int i = 0; i < 20; ++i) {
+    clients.push_back(ConnectTo(server.port()));
+    ASSERT_NE(clients.back(), nullptr);
+    ASSERT_TRUE(clients.back()->Send(absl::StrCat(200 + 20 * i)).ok());
+  }
+  ASSERT_TRUE(WaitUntil([&] { return server.Stats()->at("frames_in") == 20; }));
+  server.Signal(SIGTERM);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(PayloadOf(clients[i]->Receive()), absl::StrCat(200 + 20 * i));
+    EXPECT_TRUE(ClosedByServer(*clients[i]));
+  }
+  EXPECT_EQ(server.Wait(), 0);
+}
+
+TEST(AsyncE2eTest, GraceDeadlineAnswersCallsStillRunningWithAnError) {
+  ServerProcess server =
+      ServerProcess::Start({"--handler=sleep", "--shutdown_grace_ms=200"}).value();
+  auto c = ConnectTo(server.port());
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->Send("5000").ok());
+  ASSERT_TRUE(WaitUntil([&] { return server.Stats()->at("frames_in") == 1; }));
+  const absl::Time start = absl::Now();
+  server.Signal(SIGTERM);
+  absl::StatusOr<client::Client::Reply> reply = c->Receive();
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_TRUE(reply->is_error);
+  EXPECT_THAT(reply->payload, HasSubstr("UNAVAILABLE: server shutting down"));
+  EXPECT_TRUE(ClosedByServer(*c));
+  EXPECT_EQ(server.Wait(), 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4)) << "shutdown waited for the 5 s sleep";
+}
+
+TEST(AsyncE2eTest, HandlerFlagWithABadValueExitsTwoNamingIt) {
+  const auto [status, output] =
+      RunCommand(RunfilePath("server/server") + " --handler=sleep --sleep_max_ms=20000 --port=0");
+  EXPECT_EQ(status, 2) << output;
+  EXPECT_THAT(output, HasSubstr("server: --sleep_max_ms must be in 0..10000"));
+}
+
+}  // namespace
+}  // namespace tests
