@@ -10,7 +10,8 @@ A guide marks each block that is a whole file with an HTML comment naming the fi
 This rule writes every such block to that path in an external repository, so the guide's own
 code is built and tested exactly as a reader would copy it. Labels in its BUILD files that point
 into the main workspace (`"//handlers:handler"`) are rewritten to `"@//handlers:handler"`; those
-of the packages the guide creates stay as they are; nothing else changes. The rule runs again whenever the guide changes.
+of the packages the guide creates stay as they are; a BUILD file without a `package()` gets a
+public default visibility, for the main workspace's tests. Nothing else changes. The rule runs again whenever the guide changes.
 
     doc_code_repository(name = "handler_guide", doc = "//docs:writing-a-handler.md")
     # then: @handler_guide//handlers/rot13:rot13_test
@@ -56,6 +57,8 @@ def _doc_code_repository_impl(ctx):
     for path, content in files.items():
         if path.rpartition("/")[2] in _BUILD_FILES:
             content = _point_into_main_workspace(content, packages)
+            if "package(" not in content:  # so that the main workspace's tests can use them
+                content = "package(default_visibility = [\"//visibility:public\"])\n" + content
         ctx.file(path, content)
 
 doc_code_repository = repository_rule(
