@@ -17,7 +17,9 @@
 #include "client/client.h"
 #include "protocol/buffer.h"
 #include "protocol/frame.h"
+#include "absl/strings/ascii.h"
 #include "common/clock.h"
+#include "common/event_loop.h"
 #include "protocol/frame_decoder.h"
 
 namespace client {
@@ -25,9 +27,21 @@ namespace {
 
 using common::MonotonicNanos;
 
-struct BenchConnection {
+// Throttled (--rate), a thread wakes this often to send what the rate allows by then.
+constexpr int64_t kThrottleTickNs = 1'000'000;
+// Unthrottled, it checks this often for replies overdue past --timeout_ms.
+constexpr int64_t kStallCheckNs = 100'000'000;
+
+class BenchThread;
+
+struct BenchConnection : public common::Watcher {
+  BenchConnection(BenchThread* thread, uint32_t max_frame_bytes)
+      : thread(thread), decoder({.max_frame_bytes = max_frame_bytes, .allow_error_frames = true}) {}
+  void OnEvents(uint32_t events) override;
+
+  BenchThread* const thread;
   std::unique_ptr<Client> client;  // owns the socket; used here only for its fd
-  protocol::FrameDecoder decoder{{.allow_error_frames = true}};
+  protocol::FrameDecoder decoder;
   protocol::Buffer output;
   std::deque<int64_t> sent_at;  // send time of each request in flight, oldest first
   bool want_write = false;
@@ -50,17 +64,17 @@ class BenchThread {
   }
 
   absl::Status Connect(int count) {
-    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (absl::Status status = loop_.Init(); !status.ok()) return status;
     for (int i = 0; i < count; ++i) {
       absl::StatusOr<std::unique_ptr<Client>> client =
           Client::Connect(options_.host, options_.port, options_.timeout);
       if (!client.ok()) return client.status();
-      auto c = std::make_unique<BenchConnection>();
+      auto c = std::make_unique<BenchConnection>(this, options_.max_frame_bytes);
       c->client = std::move(*client);
-      epoll_event event{};
-      event.events = EPOLLIN;
-      event.data.ptr = c.get();
-      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c->client->fd(), &event);
+      if (absl::Status status = loop_.poller().Set(c->client->fd(), EPOLLIN, c.get(), false);
+          !status.ok()) {
+        return status;
+      }
       connections_.push_back(std::move(c));
     }
     return absl::OkStatus();
@@ -70,27 +84,25 @@ class BenchThread {
     stop_at_ns_ = stop_at_ns;
     const int64_t start = start_ns_ = MonotonicNanos();
     for (auto& c : connections_) Refill(c.get(), start);
-    epoll_event events[256];
     const bool throttled = requests_per_ns_ > 0;
-    while (in_flight_ > 0 || (throttled && MoreToSend(MonotonicNanos()))) {
-      // Throttled, wake every millisecond to send what the rate allows by then.
-      const int n = epoll_wait(epoll_fd_, events, 256, throttled ? 1 : 100);
-      const int64_t now = MonotonicNanos();
-      for (int i = 0; i < n; ++i) {
-        auto* c = static_cast<BenchConnection*>(events[i].data.ptr);
-        if (c->dead) continue;
-        if (events[i].events & EPOLLOUT) Write(c);
-        if (!c->dead && (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) Read(c, now);
-      }
+    loop_.Run([&](int64_t now, int events) {
       if (throttled) {
         for (auto& c : connections_) {
           if (!c->dead) Refill(c.get(), now);
         }
       }
-      if (n == 0) CheckStalled(now);
-    }
+      if (events == 0) CheckStalled(now);
+      if (in_flight_ == 0 && !(throttled && MoreToSend(now))) loop_.Quit();
+      // Throttled, wake every millisecond to send what the rate allows by then.
+      return now + (throttled ? kThrottleTickNs : kStallCheckNs);
+    });
     elapsed_ = absl::Nanoseconds(MonotonicNanos() - start);
-    close(epoll_fd_);
+  }
+
+  void OnEvents(BenchConnection* c, uint32_t events) {
+    if (c->dead) return;
+    if (events & EPOLLOUT) Write(c);
+    if (!c->dead && (events & (EPOLLIN | EPOLLERR | EPOLLHUP))) Read(c, loop_.now_ns());
   }
 
   void AddTo(BenchResult* result) const {
@@ -138,10 +150,7 @@ class BenchThread {
     }
     const bool want_write = !c->output.empty();
     if (want_write != c->want_write) {
-      epoll_event event{};
-      event.events = EPOLLIN | (want_write ? EPOLLOUT : 0);
-      event.data.ptr = c;
-      epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->client->fd(), &event);
+      (void)loop_.poller().Set(c->client->fd(), EPOLLIN | (want_write ? EPOLLOUT : 0), c, true);
       c->want_write = want_write;
     }
   }
@@ -205,7 +214,7 @@ class BenchThread {
     in_flight_ -= static_cast<int64_t>(c->sent_at.size());
     c->sent_at.clear();
     c->dead = true;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->client->fd(), nullptr);
+    loop_.poller().Remove(c->client->fd());
   }
 
   const BenchOptions& options_;
@@ -216,7 +225,7 @@ class BenchThread {
   BenchProgress* progress_;
   std::string read_buffer_;
   std::vector<std::unique_ptr<BenchConnection>> connections_;
-  int epoll_fd_ = -1;
+  common::EventLoop loop_;
   int64_t stop_at_ns_ = 0;
   int64_t start_ns_ = 0;
   int64_t sent_ = 0;
@@ -227,6 +236,8 @@ class BenchThread {
   std::string first_error_;
 };
 
+void BenchConnection::OnEvents(uint32_t events) { thread->OnEvents(this, events); }
+
 std::string MakePayload(int size) {
   std::string payload(size, '\0');
   for (int i = 0; i < size; ++i) payload[i] = "abcdefghijklmnopqrstuvwxyz0123456789-"[i % 37];
@@ -234,12 +245,7 @@ std::string MakePayload(int size) {
 }
 
 std::string Expected(const std::string& payload, Verify verify) {
-  if (verify != Verify::kUppercase) return payload;
-  std::string upper = payload;
-  for (char& ch : upper) {
-    if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
-  }
-  return upper;
+  return verify == Verify::kUppercase ? absl::AsciiStrToUpper(payload) : payload;
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/latency_histogram.h"
+#include "protocol/frame.h"
 
 namespace client {
 
@@ -37,6 +38,7 @@ struct BenchOptions {
   double rate = 0;                                   // requests/s in all; 0: as fast as possible
   Verify verify = Verify::kNone;
   absl::Duration timeout = absl::Seconds(10);        // connect, and longest wait for a reply
+  uint32_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;  // largest reply accepted
 };
 
 struct BenchResult {

@@ -22,7 +22,10 @@
 DEFINE_string(host, "127.0.0.1", "Server host name or address.");
 DEFINE_int32(port, 8080, "Server port.");
 DEFINE_int64(timeout_ms, 5000, "Longest wait to connect, and for each reply.");
-DEFINE_bool(bench, false, "Generate load instead of sending MESSAGEs; see the --bench_* flags.");
+DEFINE_uint32(max_frame_bytes, protocol::kDefaultMaxFrameBytes,
+              "Largest reply payload accepted (as the server's --max_frame_bytes).");
+DEFINE_bool(bench, false,
+            "Generate load instead of sending MESSAGEs; see the flags marked 'Bench:'.");
 DEFINE_int32(connections, 50, "Bench: connections to open.");
 DEFINE_int32(pipeline, 1, "Bench: requests in flight per connection.");
 DEFINE_int32(payload_bytes, 64, "Bench: payload size of each request.");
@@ -40,8 +43,8 @@ constexpr int kExitFailure = 1;
 client::BenchOptions BenchOptionsFromFlags() {
   if (FLAGS_connections < 1) common::UsageError("--connections must be at least 1");
   if (FLAGS_pipeline < 1) common::UsageError("--pipeline must be at least 1");
-  if (FLAGS_payload_bytes < 0 || FLAGS_payload_bytes > (16 << 20)) {
-    common::UsageError("--payload_bytes must be in 0..16777216");
+  if (FLAGS_payload_bytes < 0 || static_cast<uint32_t>(FLAGS_payload_bytes) > FLAGS_max_frame_bytes) {
+    common::UsageError("--payload_bytes must be in 0..--max_frame_bytes");
   }
   if (FLAGS_requests < 0) common::UsageError("--requests must not be negative");
   if (FLAGS_duration_s <= 0) common::UsageError("--duration_s must be positive");
@@ -65,6 +68,7 @@ client::BenchOptions BenchOptionsFromFlags() {
   options.threads = FLAGS_threads;
   options.rate = FLAGS_rate;
   options.timeout = absl::Milliseconds(FLAGS_timeout_ms);
+  options.max_frame_bytes = FLAGS_max_frame_bytes;
   return options;
 }
 
@@ -179,7 +183,8 @@ int main(int argc, char** argv) {
     return RunBenchMode();
   }
   absl::StatusOr<std::unique_ptr<client::Client>> connection =
-      client::Client::Connect(FLAGS_host, FLAGS_port, absl::Milliseconds(FLAGS_timeout_ms));
+      client::Client::Connect(FLAGS_host, FLAGS_port, absl::Milliseconds(FLAGS_timeout_ms),
+                              FLAGS_max_frame_bytes);
   if (!connection.ok()) {
     std::fprintf(stderr, "client: %s\n", std::string(connection.status().message()).c_str());
     return kExitFailure;

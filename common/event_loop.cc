@@ -66,7 +66,7 @@ absl::Status EventLoop::Init() {
 void EventLoop::Run(const TurnCallback& turn) {
   thread_id_ = std::this_thread::get_id();
   epoll_event events[kMaxEventsPerTurn];
-  int64_t deadline_ns = kNoDeadline;
+  int64_t deadline_ns = 0;  // the first turn runs at once
   while (!quit_) {
     const int n = poller_.Wait(events, kMaxEventsPerTurn, WaitMillis(deadline_ns));
     now_ns_ = MonotonicNanos();

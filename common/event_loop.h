@@ -76,7 +76,8 @@ class EventLoop : private Watcher {
   const std::shared_ptr<TaskQueue>& tasks() const { return tasks_; }
   bool IsInLoopThread() const { return std::this_thread::get_id() == thread_id_; }
 
-  // Runs on the calling thread until Quit(); then refuses further tasks.
+  // Runs on the calling thread until Quit(); then refuses further tasks. The first turn does
+  // not wait.
   void Run(const TurnCallback& turn);
   // Loop thread: Run() returns after this turn.
   void Quit();

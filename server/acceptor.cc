@@ -92,8 +92,10 @@ void Acceptor::AcceptFrom(const Listener& listener) {
       }
       if (errno == EMFILE || errno == ENFILE) {
         stats_->acceptor().accept_pauses.Add(1);
-        LOG_EVERY_N(WARNING, 100) << "out of file descriptors; pausing accepts for "
-                                  << kFdLimitPauseNs / 1'000'000 << " ms";
+        if (int suppressed; log_limiter_.Allow(common::MonotonicNanos(), &suppressed)) {
+          LOG(WARNING) << "out of file descriptors; pausing accepts for "
+                       << kFdLimitPauseNs / 1'000'000 << " ms" << LogLimiter::Note(suppressed);
+        }
         if (reserve_fd_ >= 0) {  // free one descriptor to accept and drop the waiting client
           close(reserve_fd_);
           const int shed = accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC);
@@ -120,8 +122,10 @@ void Acceptor::AcceptFrom(const Listener& listener) {
 
 void Acceptor::Refuse(int fd) {
   stats_->acceptor().rejected_limit.Add(1);
-  LOG_EVERY_N(WARNING, 100) << "refusing " << PeerName(fd) << ": connection limit "
-                            << options_.max_connections << " reached";
+  if (int suppressed; log_limiter_.Allow(common::MonotonicNanos(), &suppressed)) {
+    LOG(WARNING) << "refusing " << PeerName(fd) << ": connection limit "
+                 << options_.max_connections << " reached" << LogLimiter::Note(suppressed);
+  }
   protocol::Buffer reply;
   protocol::AppendErrorFrame(
       absl::ResourceExhaustedError(absl::StrCat("server connection limit (",

@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "common/event_loop.h"
+#include "server/log_limiter.h"
 #include "server/options.h"
 #include "server/served_handler.h"
 #include "server/stats.h"
@@ -61,6 +62,7 @@ class Acceptor {
   std::vector<Listener> listeners_;
   std::vector<std::unique_ptr<ListenerWatcher>> watchers_;
   common::EventLoop loop_;
+  LogLimiter log_limiter_{10};  // client-provoked warnings: at most 10 lines a second
   int reserve_fd_ = -1;  // spare descriptor, released to shed a connection on EMFILE
   int64_t paused_until_ns_ = 0;  // 0: not paused
   std::thread thread_;

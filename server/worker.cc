@@ -267,49 +267,6 @@ void Worker::UpdateInterest(Connection* c) {
   c->registered_events = wanted;
 }
 
-// The frame timer runs only while the client owes the rest of a frame it has started.
-void Worker::UpdateFrameTimer(Connection* c, bool frame_taken) {
-  const bool incomplete_frame =
-      c->decoder.buffered_bytes() > 0 && !c->on_ready_list && c->reading();
-  if (!incomplete_frame) {
-    frame_timers_.Remove(&c->frame_timer);
-  } else if (frame_taken || !c->frame_timer.linked()) {
-    frame_timers_.Touch(&c->frame_timer, now_ns_);  // a new frame started
-  }
-}
-
-void Worker::OnLateReply(Connection* c, uint64_t request, std::string frame, bool is_error,
-                         bool close_after) {
-  int released = 0;
-  int64_t started_ns = 0;
-  if (c == nullptr || !c->order.Fill(request, std::move(frame), &released, &started_ns)) {
-    stats_.completions_discarded.Add(1);  // closed, timed out, or answered at shutdown
-    return;
-  }
-  request_deadlines_.Remove(c, request, started_ns);
-  stats_.frames_out.Add(released);
-  if (is_error) stats_.handler_errors.Add(1);
-  stats_.latency.Record(now_ns_, absl::Nanoseconds(common::MonotonicNanos() - started_ns), 1);
-  if (close_after) {
-    c->close_after_reply = true;
-    c->set_state(ConnectionState::kPeerClosed);
-  }
-  Flush(c);
-  if (!c->closed() && draining_) CloseIfDone(c);
-}
-
-// Answers a request still waiting with an error reply in its place (a timeout, shutdown).
-void Worker::AnswerWaiting(Connection* c, uint64_t request, const absl::Status& status) {
-  protocol::Buffer frame;
-  protocol::AppendErrorFrame(status, &frame);
-  int released = 0;
-  int64_t started_ns = 0;
-  if (!c->order.Fill(request, std::string(frame.view()), &released, &started_ns)) return;
-  request_deadlines_.Remove(c, request, started_ns);
-  stats_.frames_out.Add(released);
-  stats_.handler_errors.Add(1);
-}
-
 void Worker::ServeReadyList() {
   std::vector<Connection*> ready;
   ready.swap(ready_);
@@ -321,46 +278,6 @@ void Worker::ServeReadyList() {
     if (!c->closed()) Flush(c);
     if (!c->closed() && draining_) CloseIfDone(c);
   }
-}
-
-void Worker::ExpireTimers() {
-  while (TimerNode* oldest = idle_timers_.Oldest()) {
-    if (now_ns_ - oldest->started < idle_timeout_ns_) break;
-    VLOG(1) << "closing idle connection " << PeerName(oldest->owner->fd());
-    stats_.closed_idle_timeout.Add(1);
-    Close(oldest->owner);
-  }
-  while (TimerNode* oldest = frame_timers_.Oldest()) {
-    if (now_ns_ - oldest->started < frame_timeout_ns_) break;
-    if (int suppressed; log_limiter_.Allow(now_ns_, &suppressed)) {
-      LOG(WARNING) << "closing " << PeerName(oldest->owner->fd()) << ": frame not completed within "
-                   << options_.frame_timeout << LogLimiter::Note(suppressed);
-    }
-    stats_.closed_frame_timeout.Add(1);
-    Close(oldest->owner);
-  }
-  request_deadlines_.Expire(now_ns_, [this](Connection* c, uint64_t request) {
-    stats_.handler_timeouts.Add(1);
-    AnswerWaiting(c, request,
-                  absl::DeadlineExceededError(absl::StrCat(
-                      "no answer within --handler_timeout_ms=",
-                      absl::ToInt64Milliseconds(options_.handler_timeout))));
-    Flush(c);
-  });
-  if (draining_ && now_ns_ >= deadline_ns_) CloseAllAtDeadline();
-}
-
-int64_t Worker::NextDeadlineNs() const {
-  if (!ready_.empty() || waiting_next_ < waiting_.size()) return 0;
-  int64_t next = std::min(memory_release_.NextDeadlineNs(), request_deadlines_.NextDeadlineNs());
-  if (const TimerNode* oldest = idle_timers_.Oldest()) {
-    next = std::min(next, oldest->started + idle_timeout_ns_);
-  }
-  if (const TimerNode* oldest = frame_timers_.Oldest()) {
-    next = std::min(next, oldest->started + frame_timeout_ns_);
-  }
-  if (draining_) next = std::min(next, deadline_ns_);
-  return next;
 }
 
 }  // namespace server

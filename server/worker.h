@@ -90,12 +90,16 @@ class Worker : private LateReplyReceiver {
   void Flush(Connection* c);
   void MaybeResume(Connection* c);
   void UpdateInterest(Connection* c);
-  void UpdateFrameTimer(Connection* c, bool frame_taken);
+  // Answers that come later (worker_later.cc).
   void OnLateReply(Connection* c, uint64_t request, std::string frame, bool is_error,
                    bool close_after) override;
   void AnswerWaiting(Connection* c, uint64_t request, const absl::Status& status);
+  void ExpireRequests();  // --handler_timeout_ms
 
   void ServeReadyList();
+
+  // Timers (worker_timers.cc).
+  void UpdateFrameTimer(Connection* c, bool frame_taken);
   void ExpireTimers();
   int64_t NextDeadlineNs() const;
 

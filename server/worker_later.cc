@@ -1,0 +1,52 @@
+// Worker: answers that come later, on the loop thread. See worker.h.
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "protocol/frame.h"
+#include "server/worker.h"
+
+namespace server {
+
+void Worker::OnLateReply(Connection* c, uint64_t request, std::string frame, bool is_error,
+                         bool close_after) {
+  int released = 0;
+  int64_t started_ns = 0;
+  if (c == nullptr || !c->order.Fill(request, std::move(frame), &released, &started_ns)) {
+    stats_.completions_discarded.Add(1);  // closed, timed out, or answered at shutdown
+    return;
+  }
+  request_deadlines_.Remove(c, request, started_ns);
+  stats_.frames_out.Add(released);
+  if (is_error) stats_.handler_errors.Add(1);
+  if (close_after) {
+    c->close_after_reply = true;
+    c->set_state(ConnectionState::kPeerClosed);
+  }
+  Flush(c);
+  stats_.latency.Record(now_ns_, absl::Nanoseconds(common::MonotonicNanos() - started_ns), 1);
+  if (!c->closed() && draining_) CloseIfDone(c);
+}
+
+// Answers a request still waiting with an error reply in its place (a timeout, shutdown).
+void Worker::AnswerWaiting(Connection* c, uint64_t request, const absl::Status& status) {
+  protocol::Buffer frame;
+  protocol::AppendErrorFrame(status, &frame);
+  int released = 0;
+  int64_t started_ns = 0;
+  if (!c->order.Fill(request, std::string(frame.view()), &released, &started_ns)) return;
+  request_deadlines_.Remove(c, request, started_ns);
+  stats_.frames_out.Add(released);
+  stats_.handler_errors.Add(1);
+}
+
+void Worker::ExpireRequests() {
+  request_deadlines_.Expire(now_ns_, [this](Connection* c, uint64_t request) {
+    stats_.handler_timeouts.Add(1);
+    AnswerWaiting(c, request,
+                  absl::DeadlineExceededError(absl::StrCat(
+                      "no answer within --handler_timeout_ms=",
+                      absl::ToInt64Milliseconds(options_.handler_timeout))));
+    Flush(c);
+  });
+}
+
+}  // namespace server
