@@ -66,9 +66,11 @@ class Connection : public common::Watcher {
   // arrive later are discarded.
   void Close();
 
-  // Nothing received is left unanswered and nothing answered is left unsent.
+  // Nothing received is left unanswered and nothing answered is left unsent. After a handler
+  // asked to close, what came after its request is not owed.
   bool OwesNothing() const {
-    return output.empty() && order.empty() && decoder.buffered_bytes() == 0;
+    return output.empty() && order.empty() &&
+           (close_after_reply || decoder.buffered_bytes() == 0);
   }
   // The epoll interest this state calls for.
   uint32_t WantedEvents() const;

@@ -21,8 +21,10 @@ bool AnswerInline(absl::string_view request, handlers::Handler& handler, protoco
   handlers::Reply reply(&out, deferrer);
   absl::Status status = CallHandler(handler, request, reply);
   *close_after = reply.close_after();
-  if (status.ok() && reply.deferred()) {
-    out.Truncate(start);  // the answer comes later, in its reserved place
+  if (reply.deferred()) {
+    // The answer comes later, in its reserved place: from the completion, or an INTERNAL
+    // error if the handler failed after deferring and dropped it.
+    out.Truncate(start);
     return true;
   }
   if (status.ok() && reply.size() > max_frame_bytes) {

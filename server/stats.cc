@@ -50,7 +50,7 @@ constexpr std::pair<const char*, Counter WorkerStats::*> kWorkerCounters[] = {
     {"requests_answered_later", &WorkerStats::requests_later},
     {"requests_rejected_overload", &WorkerStats::requests_overloaded},
     {"requests_timed_out", &WorkerStats::handler_timeouts},
-    {"completions_discarded", &WorkerStats::completions_discarded},
+    {"replies_discarded", &WorkerStats::replies_discarded},
 };
 
 }  // namespace

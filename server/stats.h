@@ -69,7 +69,7 @@ struct WorkerStats {
   Counter requests_later;         // requests answered later (deferred or on handler threads)
   Counter requests_overloaded;    // refused at once: the server-wide handler queue was full
   Counter handler_timeouts;       // answered DEADLINE_EXCEEDED (--handler_timeout_ms)
-  Counter completions_discarded;  // answers that came after a timeout, a close or shutdown
+  Counter replies_discarded;  // answers never sent: late, or their connection closed first
   Counter pending_output_max;  // largest pending output of this worker's connections, now
   RecentLatency latency;
 };

@@ -47,6 +47,9 @@ void Worker::Close(Connection* c) {
   for (const ReplyOrder::Waiting& waiting : c->order.WaitingPlaces()) {
     request_deadlines_.Remove(c, waiting.id, waiting.started_ns);
   }
+  // Answers held in order behind one still waiting are lost with the connection; the waiting
+  // ones are counted when their answers arrive (OnLateReply).
+  stats_.replies_discarded.Add(c->order.size() - c->order.waiting());
   idle_timers_.Remove(&c->idle_timer);
   frame_timers_.Remove(&c->frame_timer);
   c->Close();  // also leaves the epoll set, and cuts the link for late answers

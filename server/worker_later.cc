@@ -11,7 +11,7 @@ void Worker::OnLateReply(Connection* c, uint64_t request, std::string frame, boo
   int released = 0;
   int64_t started_ns = 0;
   if (c == nullptr || !c->order.Fill(request, std::move(frame), &released, &started_ns)) {
-    stats_.completions_discarded.Add(1);  // closed, timed out, or answered at shutdown
+    stats_.replies_discarded.Add(1);  // closed, timed out, or answered at shutdown
     return;
   }
   request_deadlines_.Remove(c, request, started_ns);

@@ -109,7 +109,7 @@ TEST(AsyncE2eTest, HandlerTimeoutAnswersDeadlineExceededAndTheConnectionGoesOn) 
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(900)) << "the timeout did not answer first";
   EXPECT_EQ(PayloadOf(c->Call("10")), "10");
   // The late answer of the 1000 ms sleep is discarded and counted.
-  EXPECT_TRUE(WaitUntil([&] { return server.Stats()->at("completions_discarded") == 1; }));
+  EXPECT_TRUE(WaitUntil([&] { return server.Stats()->at("replies_discarded") == 1; }));
   EXPECT_EQ(server.Stats()->at("requests_timed_out"), 1);
   EXPECT_FALSE(HasReplyWaiting(*c)) << "a discarded answer reached the client";
 }
@@ -132,7 +132,7 @@ TEST(AsyncE2eTest, ClientThatClosesWithRequestsInFlightLeavesNothingBehind) {
            stats->at("connections_active") == 1;
   }, absl::Seconds(30)));
   EXPECT_TRUE(WaitUntil([&] { return server.OpenFds() == baseline_fds; }));
-  EXPECT_GT(server.Stats()->at("completions_discarded"), 0);
+  EXPECT_GT(server.Stats()->at("replies_discarded"), 0);
   EXPECT_EQ(CallOnce(server.port(), "1"), "1");
   EXPECT_EQ(server.Stop(SIGTERM), 0);
 }
@@ -146,7 +146,7 @@ TEST(AsyncE2eTest, SigtermAnswersCallsInFlightThatFinishWithinTheGrace) {
     ASSERT_NE(clients.back(), nullptr);
     ASSERT_TRUE(clients.back()->Send(absl::StrCat(200 + 20 * i)).ok());
   }
-  ASSERT_TRUE(WaitUntil([&] { return server.Stats()->at("frames_in") == 20; }));
+  ASSERT_TRUE(WaitUntil([&] { return server.Stats()->at("requests_answered_later") == 20; }));
   server.Signal(SIGTERM);
   for (int i = 0; i < 20; ++i) {
     EXPECT_EQ(PayloadOf(clients[i]->Receive()), absl::StrCat(200 + 20 * i));
@@ -161,7 +161,7 @@ TEST(AsyncE2eTest, GraceDeadlineAnswersCallsStillRunningWithAnError) {
   auto c = ConnectTo(server.port());
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->Send("5000").ok());
-  ASSERT_TRUE(WaitUntil([&] { return server.Stats()->at("frames_in") == 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return server.Stats()->at("requests_answered_later") == 1; }));
   const absl::Time start = absl::Now();
   server.Signal(SIGTERM);
   absl::StatusOr<client::Client::Reply> reply = c->Receive();
@@ -171,6 +171,74 @@ TEST(AsyncE2eTest, GraceDeadlineAnswersCallsStillRunningWithAnError) {
   EXPECT_TRUE(ClosedByServer(*c));
   EXPECT_EQ(server.Wait(), 0);
   EXPECT_LT(absl::Now() - start, absl::Seconds(4)) << "shutdown waited for the 5 s sleep";
+}
+
+// Deferred answers (Reply::Defer) completed from other threads, mixed with inline ones.
+TEST(AsyncE2eTest, DeferredAndInlineRepliesLeaveInRequestOrder) {
+  ServerProcess server = ServerProcess::Start({"--handler=later"}, "tests/test_server").value();
+  auto c = ConnectTo(server.port());
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->SendRaw(Frame("defer:200:a") + Frame("now:b") + Frame("defer:0:c") +
+                         Frame("fail-later:50") + Frame("now:e")).ok());
+  EXPECT_EQ(PayloadOf(c->Receive()), "a");
+  EXPECT_EQ(PayloadOf(c->Receive()), "b");
+  EXPECT_EQ(PayloadOf(c->Receive()), "c");
+  absl::StatusOr<client::Client::Reply> failed = c->Receive();
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_TRUE(failed->is_error);
+  EXPECT_EQ(failed->payload, "INVALID_ARGUMENT: failed later");
+  EXPECT_EQ(PayloadOf(c->Receive()), "e");
+  const auto stats = server.Stats().value();
+  EXPECT_EQ(stats.at("frames_in"), 5);
+  EXPECT_EQ(stats.at("frames_out"), 5);
+  EXPECT_EQ(stats.at("handler_errors"), 1);
+}
+
+TEST(AsyncE2eTest, ACompletionDroppedUnfinishedAnswersInternal) {
+  ServerProcess server = ServerProcess::Start({"--handler=later"}, "tests/test_server").value();
+  auto c = ConnectTo(server.port());
+  ASSERT_NE(c, nullptr);
+  absl::StatusOr<client::Client::Reply> reply = c->Call("drop");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_TRUE(reply->is_error);
+  EXPECT_THAT(reply->payload, HasSubstr("INTERNAL: the handler dropped the request"));
+  EXPECT_EQ(PayloadOf(c->Call("now:still open")), "still open");
+}
+
+TEST(AsyncE2eTest, AHandlerCanCloseTheConnectionAfterItsReply) {
+  ServerProcess server = ServerProcess::Start({"--handler=later"}, "tests/test_server").value();
+  auto c = ConnectTo(server.port());
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->SendRaw(Frame("defer:50:first") + Frame("close:bye") + Frame("now:never")).ok());
+  EXPECT_EQ(PayloadOf(c->Receive()), "first");
+  EXPECT_EQ(PayloadOf(c->Receive()), "bye");
+  EXPECT_TRUE(ClosedByServer(*c)) << "the request after close:bye was answered";
+}
+
+// Completions from other threads race with connections closing: nothing may touch a freed
+// connection (ASan and TSan run this too).
+TEST(AsyncE2eTest, DeferredAnswersRacingWithClosesAreDiscardedSafely) {
+  ServerProcess server =
+      ServerProcess::Start({"--handler=later", "--workers=2"}, "tests/test_server").value();
+  for (int round = 0; round < 200; ++round) {
+    auto c = ConnectTo(server.port());
+    ASSERT_NE(c, nullptr);
+    std::string burst;
+    for (int i = 0; i < 10; ++i) burst += Frame(absl::StrCat("defer:", i % 3, ":x"));
+    ASSERT_TRUE(c->SendRaw(burst).ok());
+  }  // each connection closes with its answers in flight
+  std::map<std::string, int64_t> stats;
+  const bool settled = WaitUntil([&] {
+    absl::StatusOr<std::map<std::string, int64_t>> now = server.Stats();
+    if (now.ok()) stats = *now;
+    return now.ok() && stats.at("connections_active") == 1 &&
+           stats.at("frames_out") + stats.at("replies_discarded") == stats.at("frames_in");
+  });
+  ASSERT_TRUE(settled) << "active " << stats["connections_active"] << ", in "
+                       << stats["frames_in"] << ", out " << stats["frames_out"] << ", discarded "
+                       << stats["replies_discarded"];
+  EXPECT_EQ(CallOnce(server.port(), "defer:1:alive"), "alive");
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
 }
 
 TEST(AsyncE2eTest, HandlerFlagWithABadValueExitsTwoNamingIt) {

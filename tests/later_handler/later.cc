@@ -1,0 +1,56 @@
+// `later`: exercises Reply::Defer() from the test suite. Requests:
+//   "now:TEXT"          answered inline with TEXT
+//   "defer:MS:TEXT"     deferred; another thread answers TEXT after MS milliseconds
+//   "drop"              deferred, and the completion destroyed unfinished (INTERNAL error reply)
+//   "close:TEXT"        answered inline with TEXT, then the server closes the connection
+//   "fail-later:MS"     deferred; answered with an INVALID_ARGUMENT error after MS milliseconds
+// Completions come from one detached thread per deferred request: the server must take them
+// from any thread, in any order.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "handlers/registry.h"
+
+namespace {
+
+class LaterHandler : public handlers::Handler {
+ public:
+  absl::Status Handle(absl::string_view request, handlers::Reply& reply) override {
+    if (absl::ConsumePrefix(&request, "now:")) {
+      reply.Append(request);
+    } else if (absl::ConsumePrefix(&request, "close:")) {
+      reply.Append(request);
+      reply.CloseAfterReply();
+    } else if (request == "drop") {
+      handlers::Completion dropped = reply.Defer();
+    } else if (absl::ConsumePrefix(&request, "defer:") ||
+               absl::ConsumePrefix(&request, "fail-later:")) {
+      const bool fail = !absl::StrContains(request, ':');
+      std::pair<std::string, std::string> parts = absl::StrSplit(request, absl::MaxSplits(':', 1));
+      int ms = 0;
+      if (!absl::SimpleAtoi(parts.first, &ms)) return absl::InvalidArgumentError("bad ms");
+      std::thread([done = reply.Defer(), ms, text = parts.second, fail]() mutable {
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        if (fail) {
+          done.Fail(absl::InvalidArgumentError("failed later"));
+        } else {
+          done.Finish(text);
+        }
+      }).detach();
+    } else {
+      return absl::InvalidArgumentError("unknown request");
+    }
+    return absl::OkStatus();
+  }
+};
+
+}  // namespace
+
+REGISTER_HANDLER(later, "Test only: answers now or later from another thread.",
+                 [](const handlers::HandlerContext&) { return std::make_unique<LaterHandler>(); });
