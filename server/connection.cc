@@ -43,12 +43,18 @@ ssize_t Send(int fd, const protocol::OutputQueue& output) {
 }  // namespace
 
 Connection::Connection(int fd, uint64_t id, uint32_t max_frame_bytes,
-                       std::shared_ptr<handlers::Handler> handler, EventCallback on_events)
+                       std::unique_ptr<handlers::Handler> handler, Owner* owner)
     : decoder({.max_frame_bytes = max_frame_bytes}),
       fd_(fd),
       id_(id),
-      handler_(std::move(handler)),
-      on_events_(std::move(on_events)) {}
+      handler_(handler.get()),
+      owned_handler_(std::move(handler)),
+      owner_(owner) {}
+
+std::shared_ptr<handlers::Handler> Connection::shared_handler() {
+  if (shared_handler_ == nullptr) shared_handler_ = std::move(owned_handler_);
+  return shared_handler_;
+}
 
 Connection::~Connection() { Close(); }
 

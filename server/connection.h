@@ -18,7 +18,6 @@
 #define SERVER_CONNECTION_H_
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -44,10 +43,15 @@ enum class ConnectionState {
 
 class Connection : public common::Watcher {
  public:
-  using EventCallback = std::function<void(Connection*, uint32_t events)>;
+  // Whoever owns the connection (the worker): the loop's events go there.
+  class Owner {
+   public:
+    virtual ~Owner() = default;
+    virtual void OnConnectionEvents(Connection* c, uint32_t events) = 0;
+  };
 
   Connection(int fd, uint64_t id, uint32_t max_frame_bytes,
-             std::shared_ptr<handlers::Handler> handler, EventCallback on_events);
+             std::unique_ptr<handlers::Handler> handler, Owner* owner);
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -85,7 +89,9 @@ class Connection : public common::Watcher {
   int fd() const { return fd_; }
   uint64_t id() const { return id_; }
   handlers::Handler& handler() { return *handler_; }
-  const std::shared_ptr<handlers::Handler>& shared_handler() const { return handler_; }
+  // The handler, shared with calls on handler threads that may outlive the connection. Made
+  // on first use: connections of non-blocking handlers never pay for the shared count.
+  std::shared_ptr<handlers::Handler> shared_handler();
   const std::shared_ptr<ConnectionLink>& link() const { return link_; }
   void set_link(std::shared_ptr<ConnectionLink> link) { link_ = std::move(link); }
 
@@ -106,14 +112,16 @@ class Connection : public common::Watcher {
   int64_t replies_to_time = 0;      // replies queued since, whose latency the next write ends
 
  private:
-  void OnEvents(uint32_t events) override { on_events_(this, events); }
+  void OnEvents(uint32_t events) override { owner_->OnConnectionEvents(this, events); }
 
   const int fd_;
   const uint64_t id_;
   ConnectionState state_ = ConnectionState::kProbation;
-  std::shared_ptr<handlers::Handler> handler_;  // shared with calls running on handler threads
+  handlers::Handler* handler_;                         // one of the two below
+  std::unique_ptr<handlers::Handler> owned_handler_;  // until shared_handler() is called
+  std::shared_ptr<handlers::Handler> shared_handler_;
   std::shared_ptr<ConnectionLink> link_;
-  EventCallback on_events_;
+  Owner* const owner_;  // not owned
 };
 
 }  // namespace server

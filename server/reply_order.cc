@@ -16,22 +16,21 @@ void ReplyOrder::PushReady(absl::string_view frame) {
 }
 
 bool ReplyOrder::IsWaiting(uint64_t id) const {
-  if (places_.empty() || id < places_.front().id || id > places_.back().id) return false;
-  const Place& place = places_[id - places_.front().id];  // ids are consecutive
-  return !place.ready;
+  if (empty() || id < front().id || id > places_.back().id) return false;
+  return !places_[head_ + (id - front().id)].ready;
 }
 
 std::vector<ReplyOrder::Waiting> ReplyOrder::WaitingPlaces() const {
   std::vector<Waiting> waiting;
-  for (const Place& place : places_) {
-    if (!place.ready) waiting.push_back({place.id, place.started_ns});
+  for (size_t i = head_; i < places_.size(); ++i) {
+    if (!places_[i].ready) waiting.push_back({places_[i].id, places_[i].started_ns});
   }
   return waiting;
 }
 
 bool ReplyOrder::Fill(uint64_t id, std::string frame, int* released, int64_t* started_ns) {
   if (!IsWaiting(id)) return false;
-  Place& place = places_[id - places_.front().id];
+  Place& place = at(id);
   *started_ns = place.started_ns;
   place.ready = true;
   place.frame = std::move(frame);
@@ -42,9 +41,17 @@ bool ReplyOrder::Fill(uint64_t id, std::string frame, int* released, int64_t* st
 
 int ReplyOrder::Release() {
   int released = 0;
-  for (; !places_.empty() && places_.front().ready; ++released) {
-    output_->BufferForNextReply().Append(places_.front().frame);
-    places_.pop_front();
+  for (; !empty() && front().ready; ++released) {
+    output_->BufferForNextReply().Append(front().frame);
+    ++head_;
+  }
+  if (empty()) {  // all out: start again at the front, keeping the capacity
+    places_.clear();
+    head_ = 0;
+  } else if (head_ >= places_.size() / 2) {
+    // Places keep coming while one waits: drop the spent half (amortised O(1) per place).
+    places_.erase(places_.begin(), places_.begin() + head_);
+    head_ = 0;
   }
   return released;
 }

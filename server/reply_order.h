@@ -16,7 +16,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <vector>
 
@@ -30,11 +29,13 @@ class ReplyOrder {
   explicit ReplyOrder(protocol::OutputQueue* output) : output_(output) {}
 
   // True when replies may go straight to the output queue.
-  bool empty() const { return places_.empty(); }
+  bool empty() const { return head_ == places_.size(); }
   // Places taken: requests waiting for their answer, and answers held behind them.
-  size_t size() const { return places_.size(); }
+  size_t size() const { return places_.size() - head_; }
   // Requests still waiting for their answer.
   size_t waiting() const { return waiting_; }
+  // Places allocated, spent or not (tests: memory stays bounded).
+  size_t capacity() const { return places_.capacity(); }
 
   // A place for a reply that comes later, for a request read at `started_ns`; returns its id.
   uint64_t Reserve(int64_t started_ns);
@@ -62,8 +63,15 @@ class ReplyOrder {
   };
   int Release();  // moves the ready places at the front to the output; returns how many
 
+  const Place& front() const { return places_[head_]; }
+  Place& at(uint64_t id) { return places_[head_ + (id - front().id)]; }  // ids are consecutive
+
   protocol::OutputQueue* const output_;  // the connection's; not owned
-  std::deque<Place> places_;             // ids ascending
+  // places_[head_..] are the places taken, ids ascending. A vector, not a deque: an empty one
+  // allocates nothing (libstdc++'s deque allocates 600 bytes up front), and idle connections
+  // must stay small. Bounded by --max_inflight_per_connection.
+  std::vector<Place> places_;
+  size_t head_ = 0;
   uint64_t next_id_ = 1;
   size_t waiting_ = 0;
 };

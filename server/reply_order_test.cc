@@ -56,5 +56,22 @@ TEST(ReplyOrderTest, WaitingPlacesListsOnlyUnanswered) {
   EXPECT_EQ(waiting[1].id, b);
 }
 
+TEST(ReplyOrderTest, MemoryStaysBoundedWhileAPlaceIsAlwaysWaiting) {
+  protocol::OutputQueue output;
+  ReplyOrder order(&output);
+  uint64_t waiting = order.Reserve(0);
+  for (int i = 0; i < 100000; ++i) {  // one request always in flight, answers flowing behind it
+    const uint64_t next = order.Reserve(0);
+    int released = 0;
+    int64_t started = 0;
+    ASSERT_TRUE(order.Fill(waiting, "x", &released, &started));
+    ASSERT_EQ(released, 1);
+    waiting = next;
+    ASSERT_EQ(order.size(), 1u);
+  }
+  EXPECT_LE(order.capacity(), 4u) << "spent places are not kept";
+  EXPECT_EQ(output.size(), 100000u);
+}
+
 }  // namespace
 }  // namespace server

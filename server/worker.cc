@@ -87,9 +87,10 @@ void Worker::AdoptWaiting() {
     handlers::HandlerContext context = *context_;
     context.connection = {next_connection_id.fetch_add(1, std::memory_order_relaxed),
                           PeerName(h.fd), LocalName(h.fd)};
-    auto owned = std::make_unique<Connection>(
-        h.fd, context.connection.id, options_.max_frame_bytes, h.handler->factory(context),
-        [this](Connection* c, uint32_t ready) { OnConnectionEvents(c, ready); });
+    auto owned = std::make_unique<Connection>(h.fd, context.connection.id,
+                                              options_.max_frame_bytes,
+                                              h.handler->factory(context),
+                                              static_cast<Connection::Owner*>(this));
     Connection* c = owned.get();
     connections_.emplace(c, std::move(owned));
     stats_.active_connections.Add(1);

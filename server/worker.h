@@ -49,7 +49,7 @@
 
 namespace server {
 
-class Worker : private LateReplyReceiver {
+class Worker : private LateReplyReceiver, private Connection::Owner {
  public:
   // `stats`, `context` and `pool` are the server's and must outlive the worker.
   Worker(int id, const ServerOptions& options, ServerStats* stats,
@@ -83,7 +83,7 @@ class Worker : private LateReplyReceiver {
   void AdoptWaiting();
 
   // The path of a frame.
-  void OnConnectionEvents(Connection* c, uint32_t ready);
+  void OnConnectionEvents(Connection* c, uint32_t ready) override;
   void ReadAndServe(Connection* c);
   void Serve(Connection* c);
   void ApplyStop(Connection* c, const DispatchResult& result);
