@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/host_port.h"
 #include "protocol/buffer.h"
 
@@ -20,8 +21,8 @@ namespace {
 
 constexpr size_t kReadChunk = 64 << 10;
 
-// Connects one resolved address without blocking past `deadline`. Returns the fd or -errno.
-int ConnectOne(const addrinfo* ai, absl::Time deadline) {
+// Connects one resolved address without blocking past `deadline_ns`. Returns the fd or -errno.
+int ConnectOne(const addrinfo* ai, int64_t deadline_ns) {
   const int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
@@ -30,7 +31,7 @@ int ConnectOne(const addrinfo* ai, absl::Time deadline) {
     return -error;
   }
   pollfd p{fd, POLLOUT, 0};
-  const int64_t wait_ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now()));
+  const int64_t wait_ms = std::max<int64_t>(0, (deadline_ns - common::MonotonicNanos()) / 1'000'000);
   if (poll(&p, 1, static_cast<int>(wait_ms)) != 1) {
     close(fd);
     return -ETIMEDOUT;
@@ -64,10 +65,10 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(absl::string_view host, 
     return absl::UnavailableError(
         absl::StrCat("cannot resolve ", host, ": ", gai_strerror(rc)));
   }
-  const absl::Time deadline = absl::Now() + timeout;
+  const int64_t deadline_ns = common::MonotonicNanos() + absl::ToInt64Nanoseconds(timeout);
   int result = -ECONNREFUSED;
   for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-    result = ConnectOne(ai, deadline);
+    result = ConnectOne(ai, deadline_ns);
     if (result >= 0) break;
   }
   freeaddrinfo(found);
@@ -87,10 +88,10 @@ Client::Client(int fd, std::string address, absl::Duration timeout, uint32_t max
 
 Client::~Client() { close(fd_); }
 
-absl::Status Client::WaitFor(short events, absl::Time deadline, absl::string_view doing) {
+absl::Status Client::WaitFor(short events, int64_t deadline_ns, absl::string_view doing) {
   while (true) {
     pollfd p{fd_, events, 0};
-    const int64_t wait_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    const int64_t wait_ms = (deadline_ns - common::MonotonicNanos()) / 1'000'000;
     if (wait_ms <= 0) {
       return absl::DeadlineExceededError(
           absl::StrCat("timed out after ", absl::FormatDuration(timeout_), " ", doing, " ",
@@ -111,13 +112,13 @@ absl::Status Client::Send(absl::string_view payload) {
 }
 
 absl::Status Client::SendRaw(absl::string_view bytes) {
-  const absl::Time deadline = absl::Now() + timeout_;
+  const int64_t deadline_ns = common::MonotonicNanos() + absl::ToInt64Nanoseconds(timeout_);
   while (!bytes.empty()) {
     const ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n > 0) {
       bytes.remove_prefix(n);
     } else if (errno == EAGAIN || errno == EINTR) {
-      if (absl::Status s = WaitFor(POLLOUT, deadline, "sending to"); !s.ok()) return s;
+      if (absl::Status s = WaitFor(POLLOUT, deadline_ns, "sending to"); !s.ok()) return s;
     } else {
       return absl::UnavailableError(
           absl::StrCat("cannot send to ", address_, ": ", std::strerror(errno)));
@@ -127,7 +128,7 @@ absl::Status Client::SendRaw(absl::string_view bytes) {
 }
 
 absl::StatusOr<Client::Reply> Client::Receive() {
-  const absl::Time deadline = absl::Now() + timeout_;
+  const int64_t deadline_ns = common::MonotonicNanos() + absl::ToInt64Nanoseconds(timeout_);
   while (true) {
     absl::StatusOr<std::optional<protocol::Frame>> frame = decoder_.Next();
     if (!frame.ok()) {
@@ -147,7 +148,7 @@ absl::StatusOr<Client::Reply> Client::Receive() {
           address_, " closed the connection",
           decoder_.buffered_bytes() > 0 ? " in the middle of a reply" : " before replying"));
     } else if (errno == EAGAIN || errno == EINTR) {
-      if (absl::Status s = WaitFor(POLLIN, deadline, "waiting for a reply from"); !s.ok()) {
+      if (absl::Status s = WaitFor(POLLIN, deadline_ns, "waiting for a reply from"); !s.ok()) {
         return s;
       }
     } else {

@@ -57,7 +57,8 @@ class Client {
 
  private:
   Client(int fd, std::string address, absl::Duration timeout, uint32_t max_frame_bytes);
-  absl::Status WaitFor(short events, absl::Time deadline, absl::string_view doing);
+  // Waits for `events` until `deadline_ns` (common::MonotonicNanos()).
+  absl::Status WaitFor(short events, int64_t deadline_ns, absl::string_view doing);
 
   const int fd_;
   const std::string address_;  // "host:port", for messages

@@ -1,6 +1,7 @@
-// The server built by docs/writing-a-handler.md's last step (server_binary with only rot13,
-// default_handler = "rot13"), taken from the guide's own code blocks: it serves rot13 without
-// --handler, and its --stats_port works although the guide never names the stats handler.
+// The server built by docs/writing-a-handler.md's last step (server_binary with the guide's
+// rot13 and resolve, default_handler = "rot13"), taken from the guide's own code blocks: it
+// serves rot13 without --handler, resolve on handler threads with its own flag and counter, and
+// its --stats_port works although the guide never names the stats handler.
 #include <signal.h>
 
 #include "gmock/gmock.h"
@@ -13,7 +14,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr char kGuideServer[] = "../handler_guide/rot13_server";
+constexpr char kGuideServer[] = "../handler_guide/my_server";
 
 TEST(GuideE2eTest, ServesRot13WithoutHandlerFlag) {
   ServerProcess server = ServerProcess::Start({}, kGuideServer).value();
@@ -32,6 +33,24 @@ TEST(GuideE2eTest, HelpListsRot13AsTheDefault) {
   EXPECT_EQ(status, 0);
   EXPECT_THAT(output, HasSubstr("rot13: Returns each payload with ASCII letters rotated by 13."));
   EXPECT_THAT(output, HasSubstr("default: rot13"));
+}
+
+TEST(GuideE2eTest, ServesTheBlockingResolveHandlerWithItsFlagAndCounter) {
+  ServerProcess server =
+      ServerProcess::Start({"--handler=resolve", "--resolve_family=ipv4"}, kGuideServer).value();
+  EXPECT_EQ(CallOnce(server.port(), "127.0.0.1"), "127.0.0.1");
+  EXPECT_THAT(CallOnce(server.port(), "::1"), HasSubstr("NOT_FOUND")) << "ipv4 only";
+  absl::StatusOr<std::map<std::string, int64_t>> stats = server.Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->at("handler_resolve_lookups"), 2);
+  EXPECT_EQ(stats->at("requests_answered_later"), 2);
+}
+
+TEST(GuideE2eTest, ABadHandlerFlagExitsTwoNamingIt) {
+  const auto [status, output] = RunCommand(
+      RunfilePath(kGuideServer) + " --handler=resolve --resolve_family=ipx --port=0");
+  EXPECT_EQ(status, 2) << output;
+  EXPECT_THAT(output, HasSubstr("--resolve_family must be any, ipv4 or ipv6"));
 }
 
 }  // namespace
