@@ -44,6 +44,7 @@ struct BenchConnection : public common::Watcher {
   protocol::FrameDecoder decoder;
   protocol::Buffer output;
   std::deque<int64_t> sent_at;  // send time of each request in flight, oldest first
+  int retries_left = 0;         // --retries left for the requests now in flight
   bool want_write = false;
   bool dead = false;
 };
@@ -71,6 +72,7 @@ class BenchThread {
       if (!client.ok()) return client.status();
       auto c = std::make_unique<BenchConnection>(this, options_.max_frame_bytes);
       c->client = std::move(*client);
+      c->retries_left = options_.retries;
       if (absl::Status status = loop_.poller().Set(c->client->fd(), EPOLLIN, c.get(), false);
           !status.ok()) {
         return status;
@@ -109,6 +111,8 @@ class BenchThread {
     result->requests += done_;
     result->errors += errors_;
     result->mismatches += mismatches_;
+    result->retries += retries_;
+    result->reconnects += reconnects_;
     result->bytes += bytes_;
     result->latency.Merge(latency_.TakeSnapshot());
     result->elapsed = std::max(result->elapsed, elapsed_);
@@ -159,10 +163,16 @@ class BenchThread {
     const ssize_t n = read(c->client->fd(), read_buffer_.data(), read_buffer_.size());
     if (n <= 0) {
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+      const bool closed = n == 0 || errno == ECONNRESET;
+      if (closed && c->decoder.buffered_bytes() == 0 && c->retries_left > 0) {
+        Reconnect(c, now);  // no byte of the pending replies came: send them again
+        return;
+      }
       Fail(c, n == 0 ? absl::StrCat(c->client->address(), " closed the connection")
                      : absl::StrCat("read from ", c->client->address(), ": ", std::strerror(errno)));
       return;
     }
+    c->retries_left = options_.retries;  // progress: the budget is per request
     c->decoder.Feed(absl::string_view(read_buffer_.data(), n));
     int replies = 0;
     while (true) {
@@ -207,6 +217,32 @@ class BenchThread {
     }
   }
 
+  // The server closed the connection with requests in flight whose replies had not begun: a
+  // new connection, and those requests sent again (--retries).
+  void Reconnect(BenchConnection* c, int64_t now) {
+    loop_.poller().Remove(c->client->fd());
+    absl::StatusOr<std::unique_ptr<Client>> client =
+        Client::Connect(options_.host, options_.port, options_.timeout, options_.max_frame_bytes);
+    if (!client.ok()) {
+      Fail(c, std::string(client.status().message()));
+      return;
+    }
+    --c->retries_left;
+    ++reconnects_;
+    c->client = std::move(*client);
+    c->decoder = protocol::FrameDecoder({.max_frame_bytes = options_.max_frame_bytes,
+                                         .allow_error_frames = true});
+    c->output.Clear();
+    c->want_write = false;
+    for (size_t i = 0; i < c->sent_at.size(); ++i) c->output.Append(request_frame_.view());
+    retries_ += static_cast<int64_t>(c->sent_at.size());
+    if (absl::Status status = loop_.poller().Set(c->client->fd(), EPOLLIN, c, false); !status.ok()) {
+      Fail(c, std::string(status.message()));
+      return;
+    }
+    Refill(c, now);
+  }
+
   void Fail(BenchConnection* c, std::string message) {
     if (first_error_.empty()) first_error_ = std::move(message);
     errors_ += 1 + static_cast<int64_t>(c->sent_at.size());
@@ -230,7 +266,7 @@ class BenchThread {
   int64_t start_ns_ = 0;
   int64_t sent_ = 0;
   int64_t in_flight_ = 0;
-  int64_t done_ = 0, errors_ = 0, mismatches_ = 0, bytes_ = 0;
+  int64_t done_ = 0, errors_ = 0, mismatches_ = 0, bytes_ = 0, retries_ = 0, reconnects_ = 0;
   common::LatencyHistogram latency_;
   absl::Duration elapsed_;
   std::string first_error_;

@@ -39,12 +39,18 @@ struct BenchOptions {
   Verify verify = Verify::kNone;
   absl::Duration timeout = absl::Seconds(10);        // connect, and longest wait for a reply
   uint32_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;  // largest reply accepted
+  // A request that got no byte of its reply when the server closed the connection (a drain, a
+  // restart) is sent again on a new connection, up to this many times. Safe only for idempotent
+  // handlers (echo, uppercase); 0: such requests are errors.
+  int retries = 0;
 };
 
 struct BenchResult {
   int64_t requests = 0;    // replies received
   int64_t errors = 0;      // error replies, failed connections, replies that never came
   int64_t mismatches = 0;  // replies that failed --verify
+  int64_t retries = 0;     // requests sent again after the server closed a connection
+  int64_t reconnects = 0;  // connections opened again
   int64_t bytes = 0;       // payload bytes sent and received
   absl::Duration elapsed;
   common::LatencyHistogram::Snapshot latency;

@@ -35,6 +35,10 @@ DEFINE_int32(threads, 1, "Bench: load-generating threads (each runs its own epol
 DEFINE_double(rate, 0, "Bench: requests per second in all (a steady load); 0 means flat out.");
 DEFINE_string(verify, "none", "Bench: check each reply: none, echo or uppercase.");
 DEFINE_bool(json, false, "Bench: print the summary as one JSON object.");
+DEFINE_int32(retries, 0,
+             "Bench: when the server closes a connection before any byte of a pending reply, "
+             "send those requests again on a new connection, up to this many times each. Safe "
+             "only for idempotent handlers (echo, uppercase). Counted apart from errors.");
 
 namespace {
 
@@ -69,6 +73,8 @@ client::BenchOptions BenchOptionsFromFlags() {
   options.rate = FLAGS_rate;
   options.timeout = absl::Milliseconds(FLAGS_timeout_ms);
   options.max_frame_bytes = FLAGS_max_frame_bytes;
+  if (FLAGS_retries < 0) common::UsageError("--retries must not be negative");
+  options.retries = FLAGS_retries;
   return options;
 }
 
@@ -79,11 +85,13 @@ void PrintBench(const client::BenchResult& r) {
   auto us = [&r](double p) { return absl::ToDoubleMicroseconds(r.latency.Percentile(p)); };
   if (FLAGS_json) {
     std::printf(
-        "{\"requests\":%lld,\"errors\":%lld,\"mismatches\":%lld,\"seconds\":%.3f,"
+        "{\"requests\":%lld,\"errors\":%lld,\"mismatches\":%lld,\"retries\":%lld,"
+        "\"reconnects\":%lld,\"seconds\":%.3f,"
         "\"throughput_rps\":%.0f,\"bandwidth_mib_s\":%.1f,\"latency_us\":{\"p50\":%.1f,"
         "\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,\"max\":%.1f}}\n",
         static_cast<long long>(r.requests), static_cast<long long>(r.errors),
-        static_cast<long long>(r.mismatches), seconds, rate, mib, us(50), us(90), us(99),
+        static_cast<long long>(r.mismatches), static_cast<long long>(r.retries),
+        static_cast<long long>(r.reconnects), seconds, rate, mib, us(50), us(90), us(99),
         us(99.9), absl::ToDoubleMicroseconds(r.latency.max()));
     return;
   }
@@ -93,6 +101,10 @@ void PrintBench(const client::BenchResult& r) {
               us(99), us(99.9), absl::ToDoubleMicroseconds(r.latency.max()));
   std::printf("errors       %lld\nmismatches   %lld\n", static_cast<long long>(r.errors),
               static_cast<long long>(r.mismatches));
+  if (r.retries > 0 || r.reconnects > 0) {
+    std::printf("retries      %lld requests on %lld new connections\n",
+                static_cast<long long>(r.retries), static_cast<long long>(r.reconnects));
+  }
 }
 
 int RunBenchMode() {

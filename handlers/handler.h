@@ -158,6 +158,15 @@ struct Stat {
   int64_t value = 0;
 };
 
+// The `name value` lines of docs/stats.md, one per statistic.
+inline std::string StatsText(const std::vector<Stat>& stats) {
+  std::string text;
+  for (const Stat& stat : stats) {
+    text.append(stat.name).append(" ").append(std::to_string(stat.value)).append("\n");
+  }
+  return text;
+}
+
 // The server's statistics, as the server chooses to publish them. Thread-safe.
 class StatsSource {
  public:

@@ -115,7 +115,10 @@ void Acceptor::AcceptFrom(const Listener& listener) {
       continue;
     }
     SetNoDelay(fd);
-    stats_->open_connections.fetch_add(1, std::memory_order_relaxed);
+    const int64_t open = stats_->open_connections.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (open > stats_->acceptor().peak_connections.value()) {
+      stats_->acceptor().peak_connections.Set(open);
+    }
     on_connection_(fd, listener.handler);
   }
 }

@@ -37,6 +37,18 @@ DEFINE_int32(stats_port, -1,
 DEFINE_validator(stats_port, (&common::InRange<-1, 65535>));
 DEFINE_string(stats_handler, "stats", "Handler for the --stats_port listener.");
 DEFINE_string(stats_port_file, "", "If set, the bound --stats_port is written to this file.");
+DEFINE_int32(admin_port, -1,
+             "If >= 0, serve HTTP on this port (0: any free port) on --bind's address: /metrics "
+             "(Prometheus), /healthz, /readyz, /stats. -1: off.");
+DEFINE_validator(admin_port, (&common::InRange<-1, 65535>));
+DEFINE_string(admin_port_file, "", "If set, the bound --admin_port is written to this file.");
+DEFINE_int64(drain_delay_ms, 0,
+             "On SIGTERM: /readyz fails at once, but the server keeps accepting and serving this "
+             "long (for a load balancer to notice) before it drains.");
+DEFINE_validator(drain_delay_ms, &common::AtLeast<0>);
+DEFINE_bool(reuse_port, false,
+            "Listen with SO_REUSEPORT, so that a new server can bind the same port while this "
+            "one drains (zero-downtime restart, docs/operations.md).");
 DEFINE_int32(workers, kDefaults.workers, "Number of worker threads; 0 means one per CPU.");
 DEFINE_validator(workers, (&common::InRange<0, 1024>));
 DEFINE_int32(max_connections, kDefaults.max_connections,
@@ -90,6 +102,7 @@ ServerOptions OptionsFromFlags() {
   options.max_pending_output_bytes = FLAGS_max_pending_output_bytes;
   options.shutdown_grace = absl::Milliseconds(FLAGS_shutdown_grace_ms);
   options.max_frames_per_batch = FLAGS_max_frames_per_batch;
+  options.reuse_port = FLAGS_reuse_port;
   options.handler_threads = FLAGS_handler_threads;
   options.max_inflight_per_connection = FLAGS_max_inflight_per_connection;
   options.max_queued_requests = FLAGS_max_queued_requests;

@@ -16,6 +16,9 @@ DECLARE_string(port_file);
 DECLARE_int32(stats_port);
 DECLARE_string(stats_handler);
 DECLARE_string(stats_port_file);
+DECLARE_int32(admin_port);
+DECLARE_string(admin_port_file);
+DECLARE_int64(drain_delay_ms);
 
 namespace server {
 

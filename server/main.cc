@@ -8,6 +8,7 @@
 #include <malloc.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -18,9 +19,13 @@
 #include "common/host_port.h"
 #include "glog/logging.h"
 #include "handlers/registry.h"
+#include "server/admin_server.h"
 #include "server/flags.h"
+#include "server/metrics.h"
+#include "server/process_stats.h"
 #include "server/server.h"
 #include "server/socket.h"
+#include "server/version.h"
 
 namespace {
 
@@ -75,6 +80,25 @@ server::ServedHandler Prepare(const handlers::HandlerInfo& info, server::Server*
   return {info.factory, info.blocking};
 }
 
+// What /metrics says about this build and its configuration.
+server::ServerInfo DescribeServer(const std::string& handler, const server::ServerOptions& options,
+                                  int port) {
+  server::ServerInfo info;
+  info.version = server::kVersion;
+  info.start_time_seconds = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  info.config = {{"handler", handler},
+                 {"bind", FLAGS_bind},
+                 {"port", std::to_string(port)},
+                 {"workers", std::to_string(server::WorkerCount(options))}};
+  info.limits = {{"max_connections", options.max_connections},
+                 {"max_frame_bytes", options.max_frame_bytes},
+                 {"max_pending_output_bytes", static_cast<int64_t>(options.max_pending_output_bytes)},
+                 {"max_inflight_per_connection", options.max_inflight_per_connection},
+                 {"max_queued_requests", options.max_queued_requests},
+                 {"handler_threads", options.handler_threads}};
+  return info;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,6 +149,7 @@ int main(int argc, char** argv) {
     server.AddListener({FLAGS_bind, FLAGS_stats_port, {handler.factory, handler.blocking}});
   }
   if (absl::Status status = server.Start(); !status.ok()) common::RuntimeError(status.message());
+  const server::ServerInfo info = DescribeServer(handler.name, options, server.port(0));
   LOG(INFO) << "listening on " << common::HostPort(FLAGS_bind, server.port(0))
             << " handler=" << handler.name << " workers=" << server::WorkerCount(options)
             << (stats_handler ? absl::StrCat(" stats=", common::HostPort(FLAGS_bind, server.port(1)))
@@ -132,15 +157,35 @@ int main(int argc, char** argv) {
   if (!FLAGS_stats_port_file.empty() && stats_handler != nullptr) {
     WritePortFileOrExit("stats_port_file", FLAGS_stats_port_file, server.port(1));
   }
+  std::atomic<bool> ready{true};  // accepting; /readyz
+  server::AdminServer admin(
+      {.metrics = [&] {
+         return server::PrometheusText(server.stats(), info, server::ReadProcessStats());
+       },
+       .stats = [&] { return handlers::StatsText(server.stats().Snapshot()); },
+       .ready = [&] { return ready.load(); }});
+  if (FLAGS_admin_port >= 0) {
+    absl::StatusOr<int> admin_port = admin.Start(FLAGS_bind, FLAGS_admin_port);
+    if (!admin_port.ok()) common::RuntimeError(admin_port.status().message());
+    LOG(INFO) << "admin (HTTP) on " << common::HostPort(FLAGS_bind, *admin_port);
+    if (!FLAGS_admin_port_file.empty()) {
+      WritePortFileOrExit("admin_port_file", FLAGS_admin_port_file, *admin_port);
+    }
+  }
   if (!FLAGS_port_file.empty()) {
     WritePortFileOrExit("port_file", FLAGS_port_file, server.port(0));  // last: "ready"
   }
 
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);
-  LOG(INFO) << "received " << strsignal(signal_number) << "; shutting down (grace "
-            << options.shutdown_grace << ")";
+  // Readiness first: a load balancer polling /readyz stops sending new connections while this
+  // server still accepts and serves for --drain_delay_ms; then the phased drain.
+  ready = false;
+  LOG(INFO) << "received " << strsignal(signal_number) << "; not ready, draining in "
+            << FLAGS_drain_delay_ms << " ms (grace " << options.shutdown_grace << ")";
+  absl::SleepFor(absl::Milliseconds(FLAGS_drain_delay_ms));
   server.Shutdown();
+  admin.Stop();
   LOG(INFO) << "stopped";
   return 0;
 }

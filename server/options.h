@@ -19,6 +19,8 @@ struct ServerOptions {
   absl::Duration frame_timeout = absl::Seconds(10);
   size_t max_pending_output_bytes = 4u << 20;
   absl::Duration shutdown_grace = absl::Seconds(5);
+  // Listen with SO_REUSEPORT (a new process may bind the same port while this one drains).
+  bool reuse_port = false;
   // Fairness: frames answered from one connection before the worker serves its other ready
   // connections (memcached's -R).
   int max_frames_per_batch = 64;

@@ -28,7 +28,7 @@ absl::Status Server::Start() {
     return status;
   };
   for (const ListenerSpec& spec : specs_) {
-    absl::StatusOr<int> fd = ListenTcp(spec.address, spec.port);
+    absl::StatusOr<int> fd = ListenTcp(spec.address, spec.port, options_.reuse_port);
     if (!fd.ok()) return fail(fd.status());
     listeners.push_back({*fd, &spec.handler});
     absl::StatusOr<int> port = LocalPort(*fd);

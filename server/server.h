@@ -60,6 +60,9 @@ class Server {
   // The port listener `index` is bound to (after Start()).
   int port(int index) const { return ports_[index]; }
 
+  // Thread-safe: the statistics (stats.h), for the admin pages.
+  const ServerStats& stats() const { return *stats_; }
+
   // Idempotent; call from one thread. Stops accepting, lets workers answer the frames they
   // have (waiting for handler calls in flight), closes idle connections at once and the rest at
   // the shutdown grace deadline, runs the drain hooks, waits for running handler calls; returns

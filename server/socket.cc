@@ -23,7 +23,7 @@ absl::Status ErrnoError(absl::string_view what, absl::string_view address, int p
 
 }  // namespace
 
-absl::StatusOr<int> ListenTcp(absl::string_view address, int port) {
+absl::StatusOr<int> ListenTcp(absl::string_view address, int port, bool reuse_port) {
   sockaddr_storage storage{};
   socklen_t length = 0;
   const std::string host(address);
@@ -45,6 +45,7 @@ absl::StatusOr<int> ListenTcp(absl::string_view address, int port) {
   if (fd < 0) return ErrnoError("cannot create a socket for", address, port);
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
   if (storage.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
   if (bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) {
     const absl::Status status = ErrnoError("cannot bind", address, port);

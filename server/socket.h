@@ -11,8 +11,8 @@
 namespace server {
 
 // A non-blocking, close-on-exec listening TCP socket on `address` (an IPv4 or IPv6 literal) and
-// `port` (0 picks a free one).
-absl::StatusOr<int> ListenTcp(absl::string_view address, int port);
+// `port` (0 picks a free one), with SO_REUSEPORT if `reuse_port`.
+absl::StatusOr<int> ListenTcp(absl::string_view address, int port, bool reuse_port = false);
 
 // The local port a bound socket got.
 absl::StatusOr<int> LocalPort(int fd);

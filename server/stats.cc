@@ -1,7 +1,6 @@
 #include "server/stats.h"
 
 #include <algorithm>
-#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -95,15 +94,39 @@ std::vector<handlers::Stat> ServerStats::Snapshot() const {
 
 handlers::HandlerCounter* HandlerCounters::Add(absl::string_view handler, absl::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
-  counters_.emplace_back(std::piecewise_construct,
-                         std::forward_as_tuple(absl::StrCat("handler_", handler, "_", name)),
-                         std::forward_as_tuple());
-  return &counters_.back().second;
+  Entry& entry = counters_.emplace_back();
+  entry.handler = std::string(handler);
+  entry.name = std::string(name);
+  return &entry.counter;
 }
 
 void HandlerCounters::AppendTo(std::vector<handlers::Stat>* stats) const {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [name, counter] : counters_) stats->push_back({name, counter.value()});
+  for (const Entry& e : counters_) {
+    stats->push_back({absl::StrCat("handler_", e.handler, "_", e.name), e.counter.value()});
+  }
+}
+
+void HandlerCounters::ForEach(
+    const std::function<void(const std::string&, const std::string&, int64_t)>& f) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const Entry& e : counters_) f(e.handler, e.name, e.counter.value());
+}
+
+void LatencyBuckets::Record(absl::Duration latency, uint64_t count) {
+  const double seconds = absl::ToDoubleSeconds(latency);
+  size_t i = 0;
+  while (i < kBoundsSeconds.size() && seconds > kBoundsSeconds[i]) ++i;
+  counts_[i].store(counts_[i].load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
+  sum_ns_.store(sum_ns_.load(std::memory_order_relaxed) +
+                    absl::ToInt64Nanoseconds(latency) * static_cast<int64_t>(count),
+                std::memory_order_relaxed);
+}
+
+std::array<uint64_t, LatencyBuckets::kBoundsSeconds.size() + 1> LatencyBuckets::Counts() const {
+  std::array<uint64_t, kBoundsSeconds.size() + 1> counts;
+  for (size_t i = 0; i < counts.size(); ++i) counts[i] = counts_[i].load(std::memory_order_relaxed);
+  return counts;
 }
 
 }  // namespace server

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,7 +55,32 @@ class RecentLatency {
   std::array<std::atomic<int64_t>, kSlots> slot_epoch_{};  // which 10 s period a slot holds
 };
 
+// Request latency since start-up in fixed buckets, as Prometheus histograms want them (they
+// can be summed across workers and servers). One writer, any reader.
+class LatencyBuckets {
+ public:
+  // Upper bounds in seconds; a last bucket (+Inf) takes the rest.
+  static constexpr std::array<double, 17> kBoundsSeconds = {
+      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,    0.1,    0.25,    0.5,    1,     2.5,    5,     10};
+
+  void Record(absl::Duration latency, uint64_t count);
+  // Non-cumulative counts, kBoundsSeconds.size() + 1 of them.
+  std::array<uint64_t, kBoundsSeconds.size() + 1> Counts() const;
+  double SumSeconds() const { return sum_ns_.load(std::memory_order_relaxed) / 1e9; }
+
+ private:
+  std::array<std::atomic<uint64_t>, kBoundsSeconds.size() + 1> counts_{};
+  std::atomic<int64_t> sum_ns_{0};
+};
+
 struct WorkerStats {
+  // Latency of `count` requests answered now: the recent window and the lifetime buckets.
+  void RecordLatency(int64_t now_ns, absl::Duration took, uint64_t count) {
+    latency.Record(now_ns, took, count);
+    latency_buckets.Record(took, count);
+  }
+
   Counter active_connections;
   Counter frames_in;
   Counter frames_out;
@@ -72,12 +98,14 @@ struct WorkerStats {
   Counter replies_discarded;  // answers never sent: late, or their connection closed first
   Counter pending_output_max;  // largest pending output of this worker's connections, now
   RecentLatency latency;
+  LatencyBuckets latency_buckets;
 };
 
 struct AcceptorStats {
   Counter accepted;
   Counter rejected_limit;
   Counter accept_pauses;
+  Counter peak_connections;  // the most open at once since start-up
 };
 
 // Counters that handlers register at start-up (handlers/registry.h). Thread-safe.
@@ -85,11 +113,18 @@ class HandlerCounters {
  public:
   handlers::HandlerCounter* Add(absl::string_view handler, absl::string_view name);
   void AppendTo(std::vector<handlers::Stat>* stats) const;
+  // Calls f(handler, name, value) for each counter.
+  void ForEach(const std::function<void(const std::string&, const std::string&, int64_t)>& f) const;
 
  private:
+  struct Entry {
+    std::string handler;
+    std::string name;
+    handlers::HandlerCounter counter;
+  };
   mutable std::mutex mu_;
   // Stable addresses: handlers keep pointers to their counters.
-  std::deque<std::pair<std::string, handlers::HandlerCounter>> counters_;
+  std::deque<Entry> counters_;
 };
 
 class ServerStats : public handlers::StatsSource {
@@ -97,8 +132,13 @@ class ServerStats : public handlers::StatsSource {
   explicit ServerStats(int workers);
 
   WorkerStats& worker(int index) { return *workers_[index]; }
+  const WorkerStats& worker(int index) const { return *workers_[index]; }
+  int workers() const { return static_cast<int>(workers_.size()); }
   AcceptorStats& acceptor() { return acceptor_; }
+  const AcceptorStats& acceptor() const { return acceptor_; }
   HandlerCounters& handler_counters() { return handler_counters_; }
+  const HandlerCounters& handler_counters() const { return handler_counters_; }
+  int64_t start_ns() const { return start_ns_; }
 
   // Connections handed to workers and not yet closed. The acceptor adds, workers subtract.
   std::atomic<int64_t> open_connections{0};

@@ -222,7 +222,7 @@ void Worker::Flush(Connection* c) {
   }
   // Latency: from the read that brought the oldest unanswered bytes to this write.
   if (c->replies_to_time > 0) {
-    stats_.latency.Record(now_ns_,
+    stats_.RecordLatency(now_ns_,
                           absl::Nanoseconds(common::MonotonicNanos() - c->unanswered_since_ns),
                           c->replies_to_time);
     c->replies_to_time = 0;

@@ -22,7 +22,7 @@ void Worker::OnLateReply(Connection* c, uint64_t request, std::string frame, boo
     c->set_state(ConnectionState::kPeerClosed);
   }
   Flush(c);
-  stats_.latency.Record(now_ns_, absl::Nanoseconds(common::MonotonicNanos() - started_ns), 1);
+  stats_.RecordLatency(now_ns_, absl::Nanoseconds(common::MonotonicNanos() - started_ns), 1);
   if (!c->closed() && draining_) CloseIfDone(c);
 }
 

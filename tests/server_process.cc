@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -60,6 +61,9 @@ absl::StatusOr<ServerProcess> ServerProcess::Start(std::vector<std::string> flag
   std::vector<std::string> args = {path, "--port=0", "--port_file=" + dir + "/port",
                                    "--stats_port=0", "--stats_port_file=" + dir + "/stats_port"};
   args.insert(args.end(), flags.begin(), flags.end());
+  const bool admin = std::any_of(flags.begin(), flags.end(),
+                                 [](const std::string& f) { return f.rfind("--admin_port=", 0) == 0; });
+  if (admin) args.push_back("--admin_port_file=" + dir + "/admin_port");
 
   // Everything the child needs is prepared before fork(): after it, only async-signal-safe calls.
   const std::string log = dir + "/log";
@@ -88,12 +92,13 @@ absl::StatusOr<ServerProcess> ServerProcess::Start(std::vector<std::string> flag
   }
   process.port_ = ReadIntFile(dir + "/port");
   process.stats_port_ = ReadIntFile(dir + "/stats_port");
+  process.admin_port_ = admin ? ReadIntFile(dir + "/admin_port") : 0;
   return process;
 }
 
 ServerProcess::ServerProcess(ServerProcess&& other) noexcept
     : pid_(other.pid_), dir_(std::move(other.dir_)), port_(other.port_),
-      stats_port_(other.stats_port_) {
+      stats_port_(other.stats_port_), admin_port_(other.admin_port_) {
   other.pid_ = -1;
 }
 

@@ -28,7 +28,8 @@ std::string RunfilePath(const std::string& path);
 class ServerProcess {
  public:
   // Starts `binary` (default: the //server binary) with `flags`, plus --port=0, --port_file,
-  // --stats_port=0 and --stats_port_file, and waits until it is listening.
+  // --stats_port=0 and --stats_port_file (and --admin_port_file if `flags` set --admin_port),
+  // and waits until it is listening.
   static absl::StatusOr<ServerProcess> Start(std::vector<std::string> flags,
                                              const std::string& binary = "server/server");
   ServerProcess(ServerProcess&& other) noexcept;
@@ -37,6 +38,7 @@ class ServerProcess {
 
   int port() const { return port_; }
   int stats_port() const { return stats_port_; }
+  int admin_port() const { return admin_port_; }
   pid_t pid() const { return pid_; }
 
   // Sends `signal` and waits up to `timeout` for the exit; see Wait().
@@ -66,6 +68,7 @@ class ServerProcess {
   std::string dir_;  // temporary directory with the port files and the log
   int port_ = 0;
   int stats_port_ = 0;
+  int admin_port_ = 0;
 };
 
 // Runs a shell command and returns its exit status and its output (stdout and stderr).
