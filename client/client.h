@@ -52,6 +52,9 @@ class Client {
   // Closes the sending direction; replies can still be read.
   void ShutdownWrite();
 
+  // True if some bytes of the next reply have arrived (a retry would not be safe).
+  bool reply_started() const { return decoder_.buffered_bytes() > 0; }
+
   int fd() const { return fd_; }
   const std::string& address() const { return address_; }
 

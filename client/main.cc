@@ -36,9 +36,10 @@ DEFINE_double(rate, 0, "Bench: requests per second in all (a steady load); 0 mea
 DEFINE_string(verify, "none", "Bench: check each reply: none, echo or uppercase.");
 DEFINE_bool(json, false, "Bench: print the summary as one JSON object.");
 DEFINE_int32(retries, 0,
-             "Bench: when the server closes a connection before any byte of a pending reply, "
-             "send those requests again on a new connection, up to this many times each. Safe "
-             "only for idempotent handlers (echo, uppercase). Counted apart from errors.");
+             "When the server closes a connection before any byte of a pending reply, send "
+             "those requests again on a new connection, up to this many times each (all modes). "
+             "Safe only for idempotent handlers (echo, uppercase). Counted apart from errors.");
+DEFINE_validator(retries, &common::AtLeast<0>);
 
 namespace {
 
@@ -73,7 +74,6 @@ client::BenchOptions BenchOptionsFromFlags() {
   options.rate = FLAGS_rate;
   options.timeout = absl::Milliseconds(FLAGS_timeout_ms);
   options.max_frame_bytes = FLAGS_max_frame_bytes;
-  if (FLAGS_retries < 0) common::UsageError("--retries must not be negative");
   options.retries = FLAGS_retries;
   return options;
 }
@@ -151,8 +151,30 @@ int RunBenchMode() {
 
 // Sends each message and prints each reply as it arrives. Error replies go to stderr and make
 // the exit status 1; a network failure stops at once.
-int RunQueries(client::Client& connection, const std::vector<std::string>* messages) {
+absl::StatusOr<std::unique_ptr<client::Client>> Connect() {
+  return client::Client::Connect(FLAGS_host, FLAGS_port, absl::Milliseconds(FLAGS_timeout_ms),
+                                 FLAGS_max_frame_bytes);
+}
+
+// One request; with --retries, sent again on a new connection if the server closed the
+// connection before any byte of its reply (a drain, a restart).
+absl::StatusOr<client::Client::Reply> CallWithRetries(std::unique_ptr<client::Client>& connection,
+                                                      const std::string& request, int* retries) {
+  absl::StatusOr<client::Client::Reply> reply = connection->Call(request);
+  for (int left = FLAGS_retries; !reply.ok() && left > 0; --left) {
+    if (!absl::IsUnavailable(reply.status()) || connection->reply_started()) break;
+    absl::StatusOr<std::unique_ptr<client::Client>> again = Connect();
+    if (!again.ok()) return again.status();
+    connection = std::move(*again);
+    ++*retries;
+    reply = connection->Call(request);
+  }
+  return reply;
+}
+
+int RunQueries(std::unique_ptr<client::Client> connection, const std::vector<std::string>* messages) {
   int exit_code = 0;
+  int retries = 0;
   std::string line;
   size_t next = 0;
   while (true) {
@@ -162,7 +184,7 @@ int RunQueries(client::Client& connection, const std::vector<std::string>* messa
     } else if (!std::getline(std::cin, line)) {
       break;
     }
-    absl::StatusOr<client::Client::Reply> reply = connection.Call(line);
+    absl::StatusOr<client::Client::Reply> reply = CallWithRetries(connection, line, &retries);
     if (!reply.ok()) {
       std::fprintf(stderr, "client: %s\n", std::string(reply.status().message()).c_str());
       return kExitFailure;
@@ -176,6 +198,7 @@ int RunQueries(client::Client& connection, const std::vector<std::string>* messa
     std::fputc('\n', stdout);
     std::fflush(stdout);
   }
+  if (retries > 0) std::fprintf(stderr, "client: %d requests sent again after a close\n", retries);
   return exit_code;
 }
 
@@ -194,12 +217,10 @@ int main(int argc, char** argv) {
     if (!messages.empty()) common::UsageError("--bench takes no MESSAGE arguments");
     return RunBenchMode();
   }
-  absl::StatusOr<std::unique_ptr<client::Client>> connection =
-      client::Client::Connect(FLAGS_host, FLAGS_port, absl::Milliseconds(FLAGS_timeout_ms),
-                              FLAGS_max_frame_bytes);
+  absl::StatusOr<std::unique_ptr<client::Client>> connection = Connect();
   if (!connection.ok()) {
     std::fprintf(stderr, "client: %s\n", std::string(connection.status().message()).c_str());
     return kExitFailure;
   }
-  return RunQueries(**connection, messages.empty() ? nullptr : &messages);
+  return RunQueries(std::move(*connection), messages.empty() ? nullptr : &messages);
 }
