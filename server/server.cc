@@ -52,11 +52,14 @@ absl::Status Server::Start() {
 void Server::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
-  if (acceptor_) acceptor_->Stop();  // no new connections from here on
+  // The listener goes last: while the workers drain, a connection that still arrives is
+  // accepted and closed with a FIN once it owes nothing (a worker that has finished closes it
+  // at once), rather than reset by the kernel in a closed listener's queue.
   const int64_t deadline =
       common::MonotonicNanos() + absl::ToInt64Nanoseconds(options_.shutdown_grace);
   for (auto& worker : workers_) worker->Drain(deadline);
   for (auto& worker : workers_) worker->Join();
+  if (acceptor_) acceptor_->Stop();
   for (auto& hook : drain_hooks_) hook();
   if (pool_) pool_->Stop();
 }

@@ -63,10 +63,10 @@ class Server {
   // Thread-safe: the statistics (stats.h), for the admin pages.
   const ServerStats& stats() const { return *stats_; }
 
-  // Idempotent; call from one thread. Stops accepting, lets workers answer the frames they
-  // have (waiting for handler calls in flight), closes idle connections at once and the rest at
-  // the shutdown grace deadline, runs the drain hooks, waits for running handler calls; returns
-  // when all is done.
+  // Idempotent; call from one thread. Lets workers answer the frames they have (waiting for
+  // handler calls in flight), closes connections that owe nothing at once and the rest at the
+  // shutdown grace deadline, then stops accepting (the listener goes last), runs the drain
+  // hooks, waits for running handler calls; returns when all is done.
   void Shutdown();
 
  private:

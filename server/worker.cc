@@ -97,6 +97,7 @@ void Worker::AdoptWaiting() {
     idle_timers_.Touch(&c->idle_timer, now_ns_);
     c->blocking = h.handler->blocking;
     UpdateInterest(c);
+    if (draining_) CloseIfDone(c);  // arrived during shutdown: served if it asked, then closed
   }
   if (waiting_next_ == waiting_.size()) {
     waiting_.clear();
