@@ -45,6 +45,7 @@ struct BenchConnection : public common::Watcher {
   protocol::Buffer output;
   std::deque<int64_t> sent_at;  // send time of each request in flight, oldest first
   int retries_left = 0;         // --retries left for the requests now in flight
+  int reopens_left = 0;         // --retries left for opening this connection again after an error
   bool want_write = false;
   bool dead = false;
 };
@@ -73,6 +74,7 @@ class BenchThread {
       auto c = std::make_unique<BenchConnection>(this, options_.max_frame_bytes);
       c->client = std::move(*client);
       c->retries_left = options_.retries;
+      c->reopens_left = options_.retries;
       if (absl::Status status = loop_.poller().Set(c->client->fd(), EPOLLIN, c.get(), false);
           !status.ok()) {
         return status;
@@ -251,6 +253,12 @@ class BenchThread {
     c->sent_at.clear();
     c->dead = true;
     loop_.poller().Remove(c->client->fd());
+    if (c->reopens_left > 0) {  // --retries: a broken connection is opened again
+      --c->reopens_left;
+      c->dead = false;
+      Reconnect(c, loop_.now_ns());
+      c->retries_left = options_.retries;
+    }
   }
 
   const BenchOptions& options_;
