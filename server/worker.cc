@@ -205,7 +205,10 @@ void Worker::ApplyStop(Connection* c, const DispatchResult& result) {
                      << LogLimiter::Note(suppressed);
       }
       stats_.closed_protocol_error.Add(1);
-      Close(c);
+      // The frames before the bad header were answered: their replies go out first, then the
+      // connection closes (Flush closes it once nothing is owed; the rest of the input is not).
+      c->close_after_reply = true;
+      c->set_state(ConnectionState::kPeerClosed);
       break;
   }
 }

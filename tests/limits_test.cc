@@ -46,6 +46,17 @@ TEST(LimitsTest, OversizeLengthClosesOnlyThatConnection) {
   EXPECT_THAT(server.Log(), HasSubstr("frame length 1025 exceeds the limit of 1024 bytes"));
 }
 
+TEST(LimitsTest, FramesBeforeABadHeaderAreAnsweredBeforeTheClose) {
+  ServerProcess server = ServerProcess::Start({"--max_frame_bytes=1024"}).value();
+  auto c = ConnectTo(server.port());
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->SendRaw(Frame("ok") + Frame("fine") + Header(5000) + "junk").ok());  // one write
+  EXPECT_EQ(PayloadOf(c->Receive()), "ok");
+  EXPECT_EQ(PayloadOf(c->Receive()), "fine");
+  EXPECT_TRUE(ClosedByServer(*c));
+  EXPECT_EQ(server.Stats()->at("connections_closed_protocol_error"), 1);
+}
+
 TEST(LimitsTest, DeclaredLengthDoesNotReserveMemory) {
   ServerProcess server = ServerProcess::Start({"--workers=1"}).value();
   ExpectServed(server.port());
