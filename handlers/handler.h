@@ -28,8 +28,10 @@
 //     call of it is running (the destructor is the "connection closed" notice).
 //   - A non-blocking handler's Handle() is called on that worker thread, one request at a time,
 //     in arrival order: per-connection state needs no lock. It must not block.
-//   - A blocking handler's Handle() runs on handler threads, and several requests of one
-//     connection (a pipelining client) may run at once: the instance must be thread-safe.
+//   - A blocking handler's Handle() runs on handler threads, one request of a connection at a
+//     time and in arrival order (a pipelining client's SET then GET reads its own write); calls
+//     of one instance may come from different threads, but never at once, so per-connection
+//     state still needs no lock. Other connections' calls run in parallel.
 //   - Anything shared between instances (a cache, a counter) must be thread-safe. Factories are
 //     called concurrently from several workers.
 //

@@ -6,4 +6,5 @@ SERVER_HANDLERS = [
     "//handlers/stats",
     "//handlers/reverse",
     "//handlers/sleep",
+    "//handlers/kv",
 ]

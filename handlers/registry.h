@@ -12,6 +12,7 @@
 //       .blocking = true,                    // Handle() runs on the handler threads
 //       .start = StartSleep,                 // validate its flags, open resources, add counters
 //       .drain = DrainSleep,                 // the server is stopping
+//       .stop = nullptr,                     // every call has returned: close resources
 //   });
 //
 // and its BUILD target is `alwayslink = True`, so the linker keeps that line even though no code
@@ -57,6 +58,8 @@ struct HandlerInfo {
   // Runs once at shutdown, after the workers stopped and before the server waits for calls
   // still running on handler threads: make those return soon (wake sleepers), flush.
   std::function<void()> drain;
+  // Runs once at shutdown after the last call has returned: close what start opened.
+  std::function<void()> stop;
 };
 
 class HandlerRegistry {

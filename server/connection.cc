@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "server/connection_link.h"
+#include "server/serial_calls.h"
 
 namespace server {
 namespace {
@@ -50,6 +51,11 @@ Connection::Connection(int fd, uint64_t id, uint32_t max_frame_bytes,
       handler_(handler.get()),
       owned_handler_(std::move(handler)),
       owner_(owner) {}
+
+SerialCalls& Connection::serial_calls(HandlerPool* pool) {
+  if (serial_calls_ == nullptr) serial_calls_ = std::make_shared<SerialCalls>(pool);
+  return *serial_calls_;
+}
 
 std::shared_ptr<handlers::Handler> Connection::shared_handler() {
   if (shared_handler_ == nullptr) shared_handler_ = std::move(owned_handler_);

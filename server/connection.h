@@ -32,6 +32,8 @@
 namespace server {
 
 class ConnectionLink;
+class HandlerPool;
+class SerialCalls;
 
 enum class ConnectionState {
   kProbation,   // no frame completed yet; in the worker's probation set
@@ -92,6 +94,8 @@ class Connection : public common::Watcher {
   // The handler, shared with calls on handler threads that may outlive the connection. Made
   // on first use: connections of non-blocking handlers never pay for the shared count.
   std::shared_ptr<handlers::Handler> shared_handler();
+  // Where this connection's blocking calls run, one at a time (serial_calls.h). Made on first use.
+  SerialCalls& serial_calls(HandlerPool* pool);
   const std::shared_ptr<ConnectionLink>& link() const { return link_; }
   void set_link(std::shared_ptr<ConnectionLink> link) { link_ = std::move(link); }
 
@@ -121,6 +125,7 @@ class Connection : public common::Watcher {
   std::unique_ptr<handlers::Handler> owned_handler_;  // until shared_handler() is called
   std::shared_ptr<handlers::Handler> shared_handler_;
   std::shared_ptr<ConnectionLink> link_;
+  std::shared_ptr<SerialCalls> serial_calls_;  // shared with the pool task draining it
   Owner* const owner_;  // not owned
 };
 

@@ -4,8 +4,8 @@
 
 namespace server {
 
-HandlerPool::HandlerPool(int threads, int max_tasks)
-    : threads_count_(threads), max_tasks_(max_tasks) {}
+HandlerPool::HandlerPool(int threads, int max_places)
+    : threads_count_(threads), max_places_(max_places) {}
 
 HandlerPool::~HandlerPool() { Stop(); }
 
@@ -14,23 +14,18 @@ void HandlerPool::Start() {
 }
 
 bool HandlerPool::TryAcquire() {
-  int now = tasks_.load(std::memory_order_relaxed);
+  int now = places_.load(std::memory_order_relaxed);
   do {
-    if (now >= max_tasks_) return false;
-  } while (!tasks_.compare_exchange_weak(now, now + 1, std::memory_order_relaxed));
+    if (now >= max_places_) return false;
+  } while (!places_.compare_exchange_weak(now, now + 1, std::memory_order_relaxed));
   return true;
 }
 
 void HandlerPool::Run(std::function<void()> task) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!stopping_) {
-      queue_.push_back(std::move(task));
-      wake_.notify_one();
-      return;
-    }
-  }
-  tasks_.fetch_sub(1, std::memory_order_relaxed);  // stopped: `task` is destroyed unrun
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return;  // `task` is destroyed unrun
+  queue_.push_back(std::move(task));
+  wake_.notify_one();
 }
 
 void HandlerPool::Stop() {
@@ -41,7 +36,6 @@ void HandlerPool::Stop() {
     dropped.swap(queue_);
     wake_.notify_all();
   }
-  tasks_.fetch_sub(static_cast<int>(dropped.size()), std::memory_order_relaxed);
   dropped.clear();  // outside the lock: destroying a task may complete a request
   for (std::thread& t : threads_) t.join();
   threads_.clear();
@@ -58,8 +52,6 @@ void HandlerPool::Loop() {
       queue_.pop_front();
     }
     task();
-    task = nullptr;  // its captures (the request, the handler) go before the place is freed
-    tasks_.fetch_sub(1, std::memory_order_relaxed);
   }
 }
 

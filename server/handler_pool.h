@@ -1,13 +1,14 @@
 // HandlerPool: the fixed set of threads that run blocking handler calls, with a bounded queue.
 //
-// Workers never block: a blocking handler's request becomes a task here (Thrift's
-// TNonblockingServer hands frames to its ThreadManager the same way). The bound is server-wide
-// and counts tasks waiting and running; a worker first takes a place with TryAcquire(), so it
-// can answer "overloaded" at once instead of queueing without limit.
+// Workers never block: a blocking handler's request becomes work here (Thrift's
+// TNonblockingServer hands frames to its ThreadManager the same way). The bound is server-wide:
+// a worker takes a place per request with TryAcquire() before handing it over, so it can answer
+// "overloaded" at once instead of queueing without limit, and the place is given back with
+// Release() once the call has run.
 //
-//   HandlerPool pool(/*threads=*/16, /*max_tasks=*/4096);
+//   HandlerPool pool(/*threads=*/16, /*max_places=*/4096);
 //   pool.Start();
-//   if (pool.TryAcquire()) pool.Run([] { ... }); else { /* RESOURCE_EXHAUSTED reply */ }
+//   if (pool.TryAcquire()) pool.Run([&] { Call(); pool.Release(); }); else { /* overloaded */ }
 //   pool.Stop();   // drops tasks not started, waits for running ones
 //
 // Thread-safe (std::mutex and std::condition_variable, which TSan understands).
@@ -26,30 +27,32 @@ namespace server {
 
 class HandlerPool {
  public:
-  HandlerPool(int threads, int max_tasks);
+  HandlerPool(int threads, int max_places);
   ~HandlerPool();  // Stop()
   HandlerPool(const HandlerPool&) = delete;
   HandlerPool& operator=(const HandlerPool&) = delete;
 
   void Start();
 
-  // Takes a place for one task; false if max_tasks are already waiting or running.
+  // Takes a place for one request; false if max_places are already taken.
   bool TryAcquire();
-  // Queues `task` on a place taken with TryAcquire().
+  // Gives a place back.
+  void Release() { places_.fetch_sub(1, std::memory_order_relaxed); }
+  // Queues `task` for a handler thread. After Stop() it is destroyed unrun.
   void Run(std::function<void()> task);
 
   // Tasks not yet started are destroyed unrun; running ones are waited for. Idempotent.
   void Stop();
 
-  // Tasks waiting or running, now.
-  int tasks() const { return tasks_.load(std::memory_order_relaxed); }
+  // Places taken now.
+  int places() const { return places_.load(std::memory_order_relaxed); }
 
  private:
   void Loop();
 
   const int threads_count_;
-  const int max_tasks_;
-  std::atomic<int> tasks_{0};
+  const int max_places_;
+  std::atomic<int> places_{0};
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> queue_;  // guarded by mu_

@@ -4,8 +4,10 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
+#include "server/serial_calls.h"
 
 namespace server {
 namespace {
@@ -17,7 +19,6 @@ TEST(HandlerPoolTest, RunsTasksOnItsThreads) {
   std::condition_variable done;
   int ran = 0;
   for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(pool.TryAcquire());
     pool.Run([&] {
       std::lock_guard<std::mutex> lock(mu);
       ++ran;
@@ -28,36 +29,15 @@ TEST(HandlerPoolTest, RunsTasksOnItsThreads) {
   ASSERT_TRUE(done.wait_for(lock, std::chrono::seconds(10), [&] { return ran == 50; }));
 }
 
-TEST(HandlerPoolTest, RefusesPlacesBeyondItsBoundUntilOneIsFreed) {
+TEST(HandlerPoolTest, PlacesAreBoundedAndGivenBack) {
   HandlerPool pool(1, 2);
-  pool.Start();
-  std::mutex mu;
-  std::condition_variable cv;
-  bool release = false;
-  int finished = 0;
-  auto blocked = [&] {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return release; });
-    ++finished;
-    cv.notify_all();
-  };
   ASSERT_TRUE(pool.TryAcquire());
-  pool.Run(blocked);  // running
   ASSERT_TRUE(pool.TryAcquire());
-  pool.Run(blocked);  // queued
-  EXPECT_FALSE(pool.TryAcquire()) << "a third place beyond max_tasks=2";
-  EXPECT_EQ(pool.tasks(), 2);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-    cv.notify_all();
-  }
-  std::unique_lock<std::mutex> lock(mu);
-  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return finished == 2; }));
-  lock.unlock();
-  pool.Stop();
-  EXPECT_EQ(pool.tasks(), 0);
-  EXPECT_FALSE(pool.TryAcquire() && (pool.Run([] {}), false));
+  EXPECT_FALSE(pool.TryAcquire()) << "a third place beyond max_places=2";
+  EXPECT_EQ(pool.places(), 2);
+  pool.Release();
+  EXPECT_TRUE(pool.TryAcquire());
+  EXPECT_EQ(pool.places(), 2);
 }
 
 TEST(HandlerPoolTest, StopDropsTasksNotStartedAndWaitsForRunningOnes) {
@@ -67,7 +47,7 @@ TEST(HandlerPoolTest, StopDropsTasksNotStartedAndWaitsForRunningOnes) {
   std::condition_variable cv;
   bool started = false, release = false;
   std::atomic<int> ran{0};
-  ASSERT_TRUE(pool.TryAcquire());
+  std::atomic<bool> dropped{false};
   pool.Run([&] {
     std::unique_lock<std::mutex> lock(mu);
     started = true;
@@ -79,11 +59,15 @@ TEST(HandlerPoolTest, StopDropsTasksNotStartedAndWaitsForRunningOnes) {
     std::unique_lock<std::mutex> lock(mu);
     cv.wait(lock, [&] { return started; });
   }
-  ASSERT_TRUE(pool.TryAcquire());
-  pool.Run([&] { ++ran; });  // never starts: the only thread is busy until Stop
+  // Never starts: the only thread is busy until Stop. Its destruction is seen through a guard.
+  auto guard = std::shared_ptr<int>(new int(0), [&](int* p) {
+    dropped = true;
+    delete p;
+  });
+  pool.Run([&ran, guard] { ++ran; });
+  guard.reset();
   std::thread stopper([&] { pool.Stop(); });
-  // Stop() has dropped the queued task (its place is freed) before the running one may end.
-  while (pool.tasks() != 1) std::this_thread::yield();
+  while (!dropped) std::this_thread::yield();  // Stop() dropped the queued task first
   {
     std::lock_guard<std::mutex> lock(mu);
     release = true;
@@ -91,7 +75,37 @@ TEST(HandlerPoolTest, StopDropsTasksNotStartedAndWaitsForRunningOnes) {
   }
   stopper.join();
   EXPECT_EQ(ran.load(), 1);
-  EXPECT_EQ(pool.tasks(), 0);
+}
+
+TEST(SerialCallsTest, OneConnectionsCallsRunOneAtATimeInOrder) {
+  HandlerPool pool(4, 1000);
+  pool.Start();
+  auto calls = std::make_shared<SerialCalls>(&pool);
+  std::mutex mu;
+  std::condition_variable done;
+  std::vector<int> order;
+  std::atomic<int> running{0};
+  std::atomic<int> most_at_once{0};
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(pool.TryAcquire());
+    calls->Add([&, i] {
+      const int now = ++running;
+      if (now > most_at_once) most_at_once = now;
+      std::this_thread::yield();
+      --running;
+      std::lock_guard<std::mutex> lock(mu);
+      order.push_back(i);
+      done.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(done.wait_for(lock, std::chrono::seconds(10), [&] { return order.size() == 200; }));
+  lock.unlock();
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(order[i], i);
+  EXPECT_EQ(most_at_once.load(), 1);
+  ASSERT_TRUE(done.wait_for(lock, std::chrono::seconds(10), [&] { return pool.places() == 0; }) ||
+              pool.places() == 0)
+      << "each call gives its place back";
 }
 
 }  // namespace

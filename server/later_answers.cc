@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "protocol/buffer.h"
+#include "server/serial_calls.h"
 
 namespace server {
 
@@ -26,7 +27,7 @@ handlers::Completion ConnectionAnswers::Defer() {
 }
 
 bool ConnectionAnswers::RunBlocking(absl::string_view request) {
-  if (!services_.pool->TryAcquire()) return false;
+  if (!services_.pool->TryAcquire()) return false;  // given back by SerialCalls after the call
   // std::function needs a copyable task; the call's state is shared instead.
   struct Call {
     std::shared_ptr<handlers::Handler> handler;
@@ -35,7 +36,7 @@ bool ConnectionAnswers::RunBlocking(absl::string_view request) {
   };
   auto call = std::make_shared<Call>(
       Call{c_->shared_handler(), std::string(request), handlers::Completion(Link(), TakePlace())});
-  services_.pool->Run([call] {
+  c_->serial_calls(services_.pool).Add([call] {
     protocol::Buffer out;
     handlers::Reply reply(&out);
     const absl::Status status = CallHandler(*call->handler, call->request, reply);

@@ -77,6 +77,7 @@ server::ServedHandler Prepare(const handlers::HandlerInfo& info, server::Server*
     }
   }
   if (info.drain) server->AddDrainHook(info.drain);
+  if (info.stop) server->AddStopHook(info.stop);
   return {info.factory, info.blocking};
 }
 

@@ -21,6 +21,8 @@ void Server::AddListener(ListenerSpec spec) { specs_.push_back(std::move(spec));
 
 void Server::AddDrainHook(std::function<void()> hook) { drain_hooks_.push_back(std::move(hook)); }
 
+void Server::AddStopHook(std::function<void()> hook) { stop_hooks_.push_back(std::move(hook)); }
+
 absl::Status Server::Start() {
   std::vector<Acceptor::Listener> listeners;
   auto fail = [&listeners](absl::Status status) {
@@ -62,6 +64,7 @@ void Server::Shutdown() {
   if (acceptor_) acceptor_->Stop();
   for (auto& hook : drain_hooks_) hook();
   if (pool_) pool_->Stop();
+  for (auto& hook : stop_hooks_) hook();
 }
 
 }  // namespace server

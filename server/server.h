@@ -49,6 +49,8 @@ class Server {
   // Before Start(): `hook` runs at shutdown once the workers have stopped, before the server
   // waits for calls still running on handler threads.
   void AddDrainHook(std::function<void()> hook);
+  // Before Start(): `hook` runs at shutdown after the last handler call has returned.
+  void AddStopHook(std::function<void()> hook);
   // A counter shown in the stats (handlers/registry.h, StartContext). Thread-safe.
   handlers::HandlerCounter* AddHandlerCounter(absl::string_view handler, absl::string_view name) {
     return stats_->handler_counters().Add(handler, name);
@@ -75,6 +77,7 @@ class Server {
   handlers::HandlerContext context_;
   std::vector<ListenerSpec> specs_;
   std::vector<std::function<void()>> drain_hooks_;
+  std::vector<std::function<void()>> stop_hooks_;
   std::vector<int> ports_;
   std::unique_ptr<HandlerPool> pool_;
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -1,0 +1,53 @@
+// KvStore: the durable map behind the `kv` handler, on RocksDB.
+//
+//   absl::StatusOr<std::unique_ptr<KvStore>> store = KvStore::Open("/var/lib/kv", /*sync=*/true);
+//   (*store)->Set("a", "1");
+//   absl::StatusOr<std::optional<std::string>> value = (*store)->Get("a");
+//
+// With `sync`, a Set or Del returns only once the write is in RocksDB's write-ahead log on disk
+// (fsync): an acknowledged write survives kill -9 and power loss of the process. RocksDB's LOCK
+// file keeps a second process from opening the same directory.
+//
+// Thread-safe: RocksDB serves concurrent calls (and groups concurrent synced writes).
+#ifndef HANDLERS_KV_KV_STORE_H_
+#define HANDLERS_KV_KV_STORE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace rocksdb {
+class DB;
+}  // namespace rocksdb
+
+namespace handlers {
+
+class KvStore {
+ public:
+  // Opens (creating if needed) the database in directory `path`.
+  static absl::StatusOr<std::unique_ptr<KvStore>> Open(const std::string& path, bool sync);
+  ~KvStore();  // closes the database
+  KvStore(const KvStore&) = delete;
+  KvStore& operator=(const KvStore&) = delete;
+
+  absl::Status Set(absl::string_view key, absl::string_view value);
+  absl::Status Del(absl::string_view key);
+  // nullopt if the key is not there.
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view key);
+  // Writes the write-ahead log to disk (for shutdown with sync off).
+  absl::Status Flush();
+
+ private:
+  KvStore(std::unique_ptr<rocksdb::DB> db, bool sync);
+
+  std::unique_ptr<rocksdb::DB> db_;
+  const bool sync_;
+};
+
+}  // namespace handlers
+
+#endif  // HANDLERS_KV_KV_STORE_H_
