@@ -296,7 +296,8 @@ std::string Expected(const std::string& payload, Verify verify) {
 
 absl::StatusOr<BenchResult> RunBench(const BenchOptions& options, BenchProgress* progress) {
   const int threads = std::max(1, std::min(options.threads, options.connections));
-  const std::string payload = MakePayload(options.payload_bytes);
+  const std::string payload =
+      options.request.empty() ? MakePayload(options.payload_bytes) : options.request;
   const std::string expected = Expected(payload, options.verify);
   std::vector<std::unique_ptr<BenchThread>> workers;
   for (int t = 0; t < threads; ++t) {

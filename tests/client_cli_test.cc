@@ -76,6 +76,16 @@ TEST(ClientCliTest, BenchCountsMismatchesAndExitsOne) {
   EXPECT_THAT(output, HasSubstr("\"requests\":100,\"errors\":0,\"mismatches\":100"));
 }
 
+TEST(ClientCliTest, BenchSendsAGivenRequest) {
+  ServerProcess server = ServerProcess::Start({"--handler=uppercase"}).value();
+  const auto [status, output] = RunCommand(ClientCommand(
+      server.port(), "--bench --connections=2 --requests=100 --request='get key' --json"));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("\"requests\":100,\"errors\":0"));
+  // 100 frames of the 7 bytes of "get key"; the stats request itself is 4 more.
+  EXPECT_EQ(server.Stats()->at("bytes_in"), 100 * (4 + 7) + 4);
+}
+
 TEST(ClientCliTest, BenchRunsForADuration) {
   ServerProcess server = ServerProcess::Start({"--handler=echo"}).value();
   const auto [status, output] = RunCommand(ClientCommand(
