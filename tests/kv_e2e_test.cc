@@ -103,10 +103,11 @@ void CrashAndCheck(const std::string& path, int kill_after) {
       }
     });
   }
-  ASSERT_TRUE(WaitUntil([&] { return acks >= kill_after; }, absl::Seconds(60)));
+  const bool reached = WaitUntil([&] { return acks >= kill_after; }, absl::Seconds(60));
   server.Signal(SIGKILL);
-  for (std::thread& t : writers) t.join();
+  for (std::thread& t : writers) t.join();  // they stop at the first failed call
   EXPECT_EQ(server.Wait(), 128 + SIGKILL);
+  ASSERT_TRUE(reached) << acks << " writes acknowledged; server log:\n" << server.Log();
 
   ServerProcess restarted = StartKv(path).value();
   auto c = ConnectTo(restarted.port());
