@@ -138,7 +138,6 @@ class ServerStats : public handlers::StatsSource {
   const AcceptorStats& acceptor() const { return acceptor_; }
   HandlerCounters& handler_counters() { return handler_counters_; }
   const HandlerCounters& handler_counters() const { return handler_counters_; }
-  int64_t start_ns() const { return start_ns_; }
 
   // Connections handed to workers and not yet closed. The acceptor adds, workers subtract.
   std::atomic<int64_t> open_connections{0};
