@@ -81,6 +81,13 @@ class Connection : public common::Watcher {
   // The epoll interest this state calls for.
   uint32_t WantedEvents() const;
 
+  // Reads nothing more, and closes once every reply owed is written (a handler asked for it,
+  // or a bad header ended the stream); input after that point is not owed.
+  void CloseWhenAnswered() {
+    close_after_reply = true;
+    state_ = ConnectionState::kPeerClosed;
+  }
+
   ConnectionState state() const { return state_; }
   void set_state(ConnectionState state) { state_ = state; }
   bool closed() const { return state_ == ConnectionState::kClosed; }

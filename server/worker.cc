@@ -196,8 +196,7 @@ void Worker::ApplyStop(Connection* c, const DispatchResult& result) {
       }
       break;
     case StopReason::kCloseRequested:
-      c->close_after_reply = true;
-      c->set_state(ConnectionState::kPeerClosed);  // read nothing more; close once answered
+      c->CloseWhenAnswered();
       break;
     case StopReason::kProtocolError:
       if (int suppressed; log_limiter_.Allow(now_ns_, &suppressed)) {
@@ -207,8 +206,7 @@ void Worker::ApplyStop(Connection* c, const DispatchResult& result) {
       stats_.closed_protocol_error.Add(1);
       // The frames before the bad header were answered: their replies go out first, then the
       // connection closes (Flush closes it once nothing is owed; the rest of the input is not).
-      c->close_after_reply = true;
-      c->set_state(ConnectionState::kPeerClosed);
+      c->CloseWhenAnswered();
       break;
   }
 }

@@ -93,6 +93,8 @@ class Worker : private LateReplyReceiver, private Connection::Owner {
   // Answers that come later (worker_later.cc).
   void OnLateReply(Connection* c, uint64_t request, std::string frame, bool is_error,
                    bool close_after) override;
+  bool PlaceAnswer(Connection* c, uint64_t request, std::string frame, bool is_error,
+                   int64_t* started_ns);
   void AnswerWaiting(Connection* c, uint64_t request, const absl::Status& status);
   void ExpireRequests();  // --handler_timeout_ms
 

@@ -6,21 +6,26 @@
 
 namespace server {
 
+// Puts an answer in its place in the order and counts what that released. False if the place
+// no longer waits (answered already, timed out, answered at shutdown).
+bool Worker::PlaceAnswer(Connection* c, uint64_t request, std::string frame, bool is_error,
+                         int64_t* started_ns) {
+  int released = 0;
+  if (!c->order.Fill(request, std::move(frame), &released, started_ns)) return false;
+  request_deadlines_.Remove(c, request, *started_ns);
+  stats_.frames_out.Add(released);
+  if (is_error) stats_.handler_errors.Add(1);
+  return true;
+}
+
 void Worker::OnLateReply(Connection* c, uint64_t request, std::string frame, bool is_error,
                          bool close_after) {
-  int released = 0;
   int64_t started_ns = 0;
-  if (c == nullptr || !c->order.Fill(request, std::move(frame), &released, &started_ns)) {
+  if (c == nullptr || !PlaceAnswer(c, request, std::move(frame), is_error, &started_ns)) {
     stats_.replies_discarded.Add(1);  // closed, timed out, or answered at shutdown
     return;
   }
-  request_deadlines_.Remove(c, request, started_ns);
-  stats_.frames_out.Add(released);
-  if (is_error) stats_.handler_errors.Add(1);
-  if (close_after) {
-    c->close_after_reply = true;
-    c->set_state(ConnectionState::kPeerClosed);
-  }
+  if (close_after) c->CloseWhenAnswered();
   Flush(c);
   stats_.RecordLatency(now_ns_, absl::Nanoseconds(common::MonotonicNanos() - started_ns), 1);
   if (!c->closed() && draining_) CloseIfDone(c);
@@ -30,12 +35,8 @@ void Worker::OnLateReply(Connection* c, uint64_t request, std::string frame, boo
 void Worker::AnswerWaiting(Connection* c, uint64_t request, const absl::Status& status) {
   protocol::Buffer frame;
   protocol::AppendErrorFrame(status, &frame);
-  int released = 0;
   int64_t started_ns = 0;
-  if (!c->order.Fill(request, std::string(frame.view()), &released, &started_ns)) return;
-  request_deadlines_.Remove(c, request, started_ns);
-  stats_.frames_out.Add(released);
-  stats_.handler_errors.Add(1);
+  PlaceAnswer(c, request, std::string(frame.view()), /*is_error=*/true, &started_ns);
 }
 
 void Worker::ExpireRequests() {
