@@ -150,6 +150,12 @@ class BenchThread {
       if (n > 0) {
         c->output.Consume(n);
       } else if (errno != EAGAIN && errno != EINTR) {
+        // A reset on send is the same news as a reset on read (e.g. a reuse_port listener
+        // closed with this connection still in its accept queue): resend if no reply began.
+        if ((errno == ECONNRESET || errno == EPIPE) && MayResend(c)) {
+          Reconnect(c, loop_.now_ns());
+          return;
+        }
         Fail(c, absl::StrCat("send to ", c->client->address(), ": ", std::strerror(errno)));
         return;
       }
@@ -166,7 +172,7 @@ class BenchThread {
     if (n <= 0) {
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
       const bool closed = n == 0 || errno == ECONNRESET;
-      if (closed && c->decoder.buffered_bytes() == 0 && c->retries_left > 0) {
+      if (closed && MayResend(c)) {
         Reconnect(c, now);  // no byte of the pending replies came: send them again
         return;
       }
@@ -217,6 +223,12 @@ class BenchThread {
                                    absl::FormatDuration(options_.timeout)));
       }
     }
+  }
+
+  // Whether a connection the server closed may be reopened and its unanswered requests sent
+  // again: --retries left, and no byte of a reply had come (a half-read reply cannot be resumed).
+  bool MayResend(const BenchConnection* c) const {
+    return c->decoder.buffered_bytes() == 0 && c->retries_left > 0;
   }
 
   // The server closed the connection with requests in flight whose replies had not begun: a
