@@ -41,6 +41,7 @@ struct BenchConnection : public common::Watcher {
 
   BenchThread* const thread;
   std::unique_ptr<Client> client;  // owns the socket; used here only for its fd
+  std::unique_ptr<KvWorkload> kv;  // --kv_mix: this connection's requests and their model
   protocol::FrameDecoder decoder;
   protocol::Buffer output;
   std::deque<int64_t> sent_at;  // send time of each request in flight, oldest first
@@ -65,7 +66,8 @@ class BenchThread {
     protocol::AppendFrame(request, &request_frame_);
   }
 
-  absl::Status Connect(int count) {
+  // Opens `count` connections, numbered from `first` among all threads' (for --kv_mix keys).
+  absl::Status Connect(int count, int first) {
     if (absl::Status status = loop_.Init(); !status.ok()) return status;
     for (int i = 0; i < count; ++i) {
       absl::StatusOr<std::unique_ptr<Client>> client =
@@ -75,6 +77,11 @@ class BenchThread {
       c->client = std::move(*client);
       c->retries_left = options_.retries;
       c->reopens_left = options_.retries;
+      if (options_.kv_mix.has_value()) {
+        c->kv = std::make_unique<KvWorkload>(*options_.kv_mix, options_.keys, first + i,
+                                             options_.connections, options_.payload_bytes,
+                                             /*seed=*/first + i + 1);
+      }
       if (absl::Status status = loop_.poller().Set(c->client->fd(), EPOLLIN, c.get(), false);
           !status.ok()) {
         return status;
@@ -135,7 +142,11 @@ class BenchThread {
   // Tops the connection up to `pipeline` requests in flight and writes them in one call.
   void Refill(BenchConnection* c, int64_t now) {
     while (static_cast<int>(c->sent_at.size()) < options_.pipeline && MaySend(now)) {
-      c->output.Append(request_frame_.view());
+      if (c->kv != nullptr) {
+        c->kv->Next(&c->output);
+      } else {
+        c->output.Append(request_frame_.view());
+      }
       c->sent_at.push_back(now);
       ++sent_;
       --remaining_;
@@ -200,10 +211,12 @@ class BenchThread {
       ++done_;
       ++replies;
       bytes_ += 2 * (*frame)->payload.size();
+      const bool kv_ok = c->kv == nullptr || c->kv->Check(**frame);
       if ((*frame)->kind == protocol::FrameKind::kError) {
         ++errors_;
         if (first_error_.empty()) first_error_ = std::string((*frame)->payload);
-      } else if (options_.verify != Verify::kNone && (*frame)->payload != expected_) {
+      } else if (options_.verify == Verify::kKv ? !kv_ok
+                 : options_.verify != Verify::kNone && (*frame)->payload != expected_) {
         ++mismatches_;
       }
     }
@@ -248,7 +261,11 @@ class BenchThread {
                                          .allow_error_frames = true});
     c->output.Clear();
     c->want_write = false;
-    for (size_t i = 0; i < c->sent_at.size(); ++i) c->output.Append(request_frame_.view());
+    if (c->kv != nullptr) {
+      c->kv->Resend(&c->output);
+    } else {
+      for (size_t i = 0; i < c->sent_at.size(); ++i) c->output.Append(request_frame_.view());
+    }
     retries_ += static_cast<int64_t>(c->sent_at.size());
     if (absl::Status status = loop_.poller().Set(c->client->fd(), EPOLLIN, c, false); !status.ok()) {
       Fail(c, std::string(status.message()));
@@ -263,6 +280,7 @@ class BenchThread {
     if (progress_ != nullptr) progress_->errors.fetch_add(1, std::memory_order_relaxed);
     in_flight_ -= static_cast<int64_t>(c->sent_at.size());
     c->sent_at.clear();
+    if (c->kv != nullptr) c->kv->Abandon();
     c->dead = true;
     loop_.poller().Remove(c->client->fd());
     if (c->reopens_left > 0) {  // --retries: a broken connection is opened again
@@ -312,13 +330,17 @@ absl::StatusOr<BenchResult> RunBench(const BenchOptions& options, BenchProgress*
       options.request.empty() ? MakePayload(options.payload_bytes) : options.request;
   const std::string expected = Expected(payload, options.verify);
   std::vector<std::unique_ptr<BenchThread>> workers;
+  int first_connection = 0;
   for (int t = 0; t < threads; ++t) {
     // Spread connections and requests evenly; the first threads take the remainders.
     const int connections = options.connections / threads + (t < options.connections % threads);
     const int64_t requests = options.requests / threads + (t < options.requests % threads);
     workers.push_back(std::make_unique<BenchThread>(options, payload, expected, requests,
                                                     options.rate / threads, progress));
-    if (absl::Status s = workers.back()->Connect(connections); !s.ok()) return s;
+    if (absl::Status s = workers.back()->Connect(connections, first_connection); !s.ok()) {
+      return s;
+    }
+    first_connection += connections;
   }
   const int64_t stop_at = MonotonicNanos() + absl::ToInt64Nanoseconds(options.duration);
   std::vector<std::thread> running;

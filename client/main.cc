@@ -36,7 +36,14 @@ DEFINE_int64(requests, 0, "Bench: total requests to send; 0 means run for --dura
 DEFINE_double(duration_s, 10, "Bench: how long to run when --requests is 0.");
 DEFINE_int32(threads, 1, "Bench: load-generating threads (each runs its own epoll loop).");
 DEFINE_double(rate, 0, "Bench: requests per second in all (a steady load); 0 means flat out.");
-DEFINE_string(verify, "none", "Bench: check each reply: none, echo or uppercase.");
+DEFINE_string(verify, "none",
+              "Bench: check each reply: none, echo, uppercase, or kv (with --kv_mix: every GET "
+              "returns what this bench last set for that key).");
+DEFINE_string(kv_mix, "",
+              "Bench: drive the kv handler with this mix of commands, e.g. set:1,get:9 "
+              "(weights of set, get, del); values are --payload_bytes long (docs/kv.md).");
+DEFINE_int64(keys, 100000, "Bench: with --kv_mix, the number of distinct keys, shared out "
+                           "among the connections.");
 DEFINE_bool(json, false, "Bench: print the summary as one JSON object.");
 DEFINE_int32(retries, 0,
              "When the server closes a connection before any byte of a pending reply, send "
@@ -63,8 +70,23 @@ client::BenchOptions BenchOptionsFromFlags() {
     options.verify = client::Verify::kEcho;
   } else if (FLAGS_verify == "uppercase") {
     options.verify = client::Verify::kUppercase;
+  } else if (FLAGS_verify == "kv") {
+    options.verify = client::Verify::kKv;
   } else if (FLAGS_verify != "none") {
-    common::UsageError("--verify must be none, echo or uppercase");
+    common::UsageError("--verify must be none, echo, uppercase or kv");
+  }
+  if (!FLAGS_kv_mix.empty()) {
+    absl::StatusOr<client::KvMix> mix = client::KvMix::Parse(FLAGS_kv_mix);
+    if (!mix.ok()) common::UsageError(absl::StrCat("--kv_mix: ", mix.status().message()));
+    if (FLAGS_keys < 1) common::UsageError("--keys must be at least 1");
+    if (!FLAGS_request.empty()) common::UsageError("--kv_mix and --request exclude each other");
+    if (options.verify != client::Verify::kNone && options.verify != client::Verify::kKv) {
+      common::UsageError("--kv_mix checks with --verify=kv (or none)");
+    }
+    options.kv_mix = *mix;
+    options.keys = FLAGS_keys;
+  } else if (options.verify == client::Verify::kKv) {
+    common::UsageError("--verify=kv needs --kv_mix");
   }
   options.host = FLAGS_host;
   options.port = FLAGS_port;

@@ -128,6 +128,22 @@ TEST(KvE2eTest, EveryAcknowledgedSetSurvivesKillNine) {
   }
 }
 
+// The bench's key-value mix checks every GET against what it set (--verify=kv), pipelined, over
+// many connections; against a server that answers something else, it reports mismatches.
+TEST(KvE2eTest, BenchMixVerifiesEveryGet) {
+  ServerProcess server = StartKv(KvPath("bench")).value();
+  const std::string bench = absl::StrCat(
+      RunfilePath("client/client"), " --bench --json --kv_mix=set:2,get:7,del:1 --keys=500",
+      " --verify=kv --connections=8 --pipeline=8 --requests=20000 --port=");
+  const auto [status, output] = RunCommand(absl::StrCat(bench, server.port()));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("\"requests\":20000,\"errors\":0,\"mismatches\":0,")) << output;
+
+  ServerProcess echo = ServerProcess::Start({"--handler=echo"}).value();
+  const auto [echo_status, echo_output] = RunCommand(absl::StrCat(bench, echo.port()));
+  EXPECT_THAT(echo_output, HasSubstr("\"mismatches\":20000,")) << echo_output;
+}
+
 TEST(KvE2eTest, TwoServersNeverOpenOnePath) {
   const std::string path = KvPath("locked");
   ServerProcess first = StartKv(path).value();
