@@ -20,7 +20,8 @@
 //     `done.Finish(payload)` or `done.Fail(status)`. Replies still leave in request order.
 //   - Blocking: register with `.blocking = true` (registry.h). Handle() then runs on one of the
 //     server's handler threads (--handler_threads), never on a worker's event loop, and may
-//     block (a database, a remote call, a sleep).
+//     block (a database, a remote call, a sleep). Such a handler may also answer what needs no
+//     wait on the loop, through HandleWithoutBlocking() (the kv handler's cached GETs).
 //
 // Threading contract:
 //   - The server makes one Handler instance per connection, through the factory, on the worker
@@ -50,6 +51,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "protocol/buffer.h"
 
@@ -152,6 +154,18 @@ class Handler {
   // Appends the reply for `request` to `reply`, or returns an error (see the file comment).
   // `request` is valid only during the call.
   virtual absl::Status Handle(absl::string_view request, Reply& reply) = 0;
+
+  // Blocking handlers only: a chance to answer on the worker's loop, skipping the thread hop,
+  // when the answer needs no wait (a cache hit). Answer through `reply` (at once, or with
+  // Defer()) and return true; or return false, having appended nothing, and Handle() runs on a
+  // handler thread instead. Must not block. The server calls it only while none of this
+  // connection's calls is queued or running on the handler threads, so calls still happen one
+  // at a time and in arrival order. The default always declines.
+  virtual absl::StatusOr<bool> HandleWithoutBlocking(absl::string_view request, Reply& reply) {
+    (void)request;
+    (void)reply;
+    return false;
+  }
 };
 
 // One named statistic, e.g. {"frames_in", 42} or {"worker_active_connections{worker=\"0\"}", 3}.

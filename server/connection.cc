@@ -57,6 +57,10 @@ SerialCalls& Connection::serial_calls(HandlerPool* pool) {
   return *serial_calls_;
 }
 
+bool Connection::blocking_calls_pending() const {
+  return serial_calls_ != nullptr && !serial_calls_->idle();
+}
+
 std::shared_ptr<handlers::Handler> Connection::shared_handler() {
   if (shared_handler_ == nullptr) shared_handler_ = std::move(owned_handler_);
   return shared_handler_;

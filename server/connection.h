@@ -103,6 +103,8 @@ class Connection : public common::Watcher {
   std::shared_ptr<handlers::Handler> shared_handler();
   // Where this connection's blocking calls run, one at a time (serial_calls.h). Made on first use.
   SerialCalls& serial_calls(HandlerPool* pool);
+  // Whether a call of this connection is queued or running on the handler threads.
+  bool blocking_calls_pending() const;
   const std::shared_ptr<ConnectionLink>& link() const { return link_; }
   void set_link(std::shared_ptr<ConnectionLink> link) { link_ = std::move(link); }
 

@@ -13,30 +13,44 @@ absl::Status ReplyTooLarge(size_t size, uint32_t max_frame_bytes) {
       "reply of ", size, " bytes exceeds --max_frame_bytes=", max_frame_bytes));
 }
 
+enum class Inline { kAnswered, kFailed, kDeclined };
+
 // Answers one request inline, appending its reply frame to `out` (unless the handler deferred
-// it). Returns false if the reply is an error reply.
-bool AnswerInline(absl::string_view request, handlers::Handler& handler, protocol::Buffer& out,
-                  handlers::Deferrer* deferrer, uint32_t max_frame_bytes, bool* close_after) {
+// it). With `try_first`, through Handler::HandleWithoutBlocking, which may decline (kDeclined:
+// nothing appended).
+Inline AnswerInline(absl::string_view request, handlers::Handler& handler, protocol::Buffer& out,
+                    handlers::Deferrer* deferrer, uint32_t max_frame_bytes, bool try_first,
+                    bool* close_after) {
   const size_t start = protocol::BeginFrame(&out);
   handlers::Reply reply(&out, deferrer);
-  absl::Status status = CallHandler(handler, request, reply);
+  absl::Status status;
+  if (try_first) {
+    absl::StatusOr<bool> answered = TryHandler(handler, request, reply);
+    if (answered.ok() && !*answered && !reply.deferred()) {
+      out.Truncate(start);
+      return Inline::kDeclined;
+    }
+    status = answered.status();
+  } else {
+    status = CallHandler(handler, request, reply);
+  }
   *close_after = reply.close_after();
   if (reply.deferred()) {
     // The answer comes later, in its reserved place: from the completion, or an INTERNAL
     // error if the handler failed after deferring and dropped it.
     out.Truncate(start);
-    return true;
+    return Inline::kAnswered;
   }
   if (status.ok() && reply.size() > max_frame_bytes) {
     status = ReplyTooLarge(reply.size(), max_frame_bytes);
   }
   if (status.ok()) {
     protocol::FinishFrame(start, protocol::FrameKind::kNormal, &out);
-    return true;
+    return Inline::kAnswered;
   }
   out.Truncate(start);  // whatever the handler wrote before failing is not sent
   protocol::AppendErrorFrame(status, &out);
-  return false;
+  return Inline::kFailed;
 }
 
 }  // namespace
@@ -45,6 +59,17 @@ absl::Status CallHandler(handlers::Handler& handler, absl::string_view request,
                          handlers::Reply& reply) {
   try {
     return handler.Handle(request, reply);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("handler threw: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("handler threw a non-standard exception");
+  }
+}
+
+absl::StatusOr<bool> TryHandler(handlers::Handler& handler, absl::string_view request,
+                                handlers::Reply& reply) {
+  try {
+    return handler.HandleWithoutBlocking(request, reply);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("handler threw: ", e.what()));
   } catch (...) {
@@ -94,9 +119,25 @@ DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler
     }
     ++result.frames;
     const absl::string_view request = (*frame)->payload;
-    bool answered = true;
+    Inline answered = Inline::kDeclined;
     bool close_after = false;
-    if (limits.blocking && later != nullptr) {
+    // A blocking handler's request is first offered to the handler on the loop, if no call of
+    // this connection is on the handler threads: order means "one at a time, in arrival order".
+    const bool offload = limits.blocking && later != nullptr;
+    if (!offload || !later->BlockingCallsPending()) {
+      if (order.empty()) {  // the fast path: straight into the output queue
+        answered = AnswerInline(request, handler, output.BufferForNextReply(), later,
+                                limits.max_frame_bytes, offload, &close_after);
+        if (answered != Inline::kDeclined && order.empty()) ++result.replies;  // not deferred
+      } else {  // behind a request still waiting: held in order
+        protocol::Buffer held;
+        answered = AnswerInline(request, handler, held, later, limits.max_frame_bytes, offload,
+                                &close_after);
+        if (held.size() > 0) order.PushReady(held.view());
+      }
+    }
+    if (answered == Inline::kDeclined) {
+      answered = Inline::kAnswered;
       if (!later->RunBlocking(request)) {
         protocol::Buffer error;
         protocol::AppendErrorFrame(
@@ -108,18 +149,10 @@ DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler
           order.PushReady(error.view());
         }
         ++result.overloaded;
-        answered = false;
+        answered = Inline::kFailed;
       }
-    } else if (order.empty()) {  // the fast path: straight into the output queue
-      answered = AnswerInline(request, handler, output.BufferForNextReply(), later,
-                              limits.max_frame_bytes, &close_after);
-      if (order.empty()) ++result.replies;  // not deferred
-    } else {  // behind a request still waiting: held in order
-      protocol::Buffer held;
-      answered = AnswerInline(request, handler, held, later, limits.max_frame_bytes, &close_after);
-      if (held.size() > 0) order.PushReady(held.view());
     }
-    if (!answered) ++result.handler_errors;
+    if (answered == Inline::kFailed) ++result.handler_errors;
     if (close_after) {
       result.stopped = StopReason::kCloseRequested;
       return result;

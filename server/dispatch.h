@@ -3,7 +3,8 @@
 //   - a non-blocking handler is called at once; its reply (or error reply, docs/protocol.md)
 //     goes to the output queue, or behind earlier requests still waiting (ReplyOrder);
 //   - a handler may defer its answer (Reply::Defer) through `later`;
-//   - a blocking handler's requests are handed to `later`, which runs them on handler threads.
+//   - a blocking handler's requests are handed to `later`, which runs them on handler threads,
+//     unless the handler answers them on the loop (Handler::HandleWithoutBlocking).
 //
 //   DispatchResult r = DispatchFrames(decoder, handler, order, output, &later, limits);
 //   switch (r.stopped) { case StopReason::kProtocolError: close; ... }
@@ -18,6 +19,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "handlers/handler.h"
 #include "protocol/frame_decoder.h"
 #include "protocol/output_queue.h"
@@ -31,6 +33,9 @@ class LaterAnswers : public handlers::Deferrer {
   // Hands `request` to the handler threads, its answer to come later. False if the server's
   // queue of such requests is full (the request then gets a RESOURCE_EXHAUSTED error reply).
   virtual bool RunBlocking(absl::string_view request) = 0;
+  // Whether an earlier call of this connection is queued or running on the handler threads
+  // (then a request may not be tried on the loop: it would overtake that call).
+  virtual bool BlockingCallsPending() = 0;
 };
 
 struct DispatchLimits {
@@ -79,6 +84,9 @@ bool AppendReplyFrame(const absl::Status& status, absl::string_view payload,
 // `start` on. Used for blocking calls on handler threads.
 absl::Status CallHandler(handlers::Handler& handler, absl::string_view request,
                          handlers::Reply& reply);
+// The same for Handler::HandleWithoutBlocking: true if the handler answered.
+absl::StatusOr<bool> TryHandler(handlers::Handler& handler, absl::string_view request,
+                                handlers::Reply& reply);
 
 }  // namespace server
 

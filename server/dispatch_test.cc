@@ -2,7 +2,10 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "handlers/echo/echo.h"
 #include "protocol/frame.h"
@@ -100,6 +103,85 @@ TEST(DispatchFramesTest, BadHeaderIsAProtocolError) {
   EXPECT_EQ(r.frames, 1);
   EXPECT_EQ(r.stopped, StopReason::kProtocolError);
   EXPECT_EQ(r.error.code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A blocking handler that answers "now:" requests on the loop and declines the rest.
+class MaybeNowHandler : public handlers::Handler {
+ public:
+  absl::Status Handle(absl::string_view request, handlers::Reply& reply) override {
+    reply.Append(absl::StrCat(request, "@thread"));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<bool> HandleWithoutBlocking(absl::string_view request,
+                                             handlers::Reply& reply) override {
+    ++tried;
+    if (!absl::StartsWith(request, "now:")) return false;
+    reply.Append(absl::StrCat(request, "@loop"));
+    return true;
+  }
+  int tried = 0;
+};
+
+// Stands in for the handler threads: records what was handed over, holding its reply place.
+class RecordingLater : public LaterAnswers {
+ public:
+  explicit RecordingLater(ReplyOrder* order) : order_(order) {}
+  handlers::Completion Defer() override { return handlers::Completion(); }
+  bool RunBlocking(absl::string_view request) override {
+    offloaded.emplace_back(request);
+    places.push_back(order_->Reserve(0));
+    return true;
+  }
+  bool BlockingCallsPending() override { return !offloaded.empty(); }  // none finishes here
+  std::vector<std::string> offloaded;
+  std::vector<uint64_t> places;
+
+ private:
+  ReplyOrder* order_;
+};
+
+TEST(DispatchFramesTest, ABlockingHandlerAnswersOnTheLoopWhatNeedsNoWait) {
+  protocol::FrameDecoder decoder({});
+  MaybeNowHandler handler;
+  protocol::OutputQueue output;
+  ReplyOrder order(&output);
+  RecordingLater later(&order);
+  const std::string stream = Frames({"now:a", "now:b"});
+  decoder.Feed(stream);
+  const DispatchResult r = DispatchFrames(decoder, handler, order, output, &later,
+                                          {.max_frame_bytes = 100, .blocking = true});
+  EXPECT_EQ(r.frames, 2);
+  EXPECT_EQ(r.replies, 2);
+  EXPECT_TRUE(later.offloaded.empty());
+  EXPECT_EQ(output.ToString(), Frames({"now:a@loop", "now:b@loop"}));
+}
+
+TEST(DispatchFramesTest, NothingOvertakesACallOnTheHandlerThreads) {
+  protocol::FrameDecoder decoder({});
+  MaybeNowHandler handler;
+  protocol::OutputQueue output;
+  ReplyOrder order(&output);
+  RecordingLater later(&order);
+  // "slow" is declined and goes to the handler threads; "now:b" behind it must follow it
+  // there rather than be answered on the loop first.
+  const std::string stream = Frames({"now:a", "slow", "now:b"});
+  decoder.Feed(stream);
+  const DispatchResult r = DispatchFrames(decoder, handler, order, output, &later,
+                                          {.max_frame_bytes = 100, .blocking = true});
+  EXPECT_EQ(r.frames, 3);
+  EXPECT_EQ(r.replies, 1);
+  EXPECT_EQ(handler.tried, 2);  // "now:a" and "slow", never "now:b"
+  EXPECT_EQ(later.offloaded, (std::vector<std::string>{"slow", "now:b"}));
+  EXPECT_EQ(output.ToString(), Frames({"now:a@loop"}));
+  // The handler threads answer in order; both replies follow "now:a".
+  int released = 0;
+  int64_t started = 0;
+  protocol::Buffer slow, b;
+  protocol::AppendFrame("slow@thread", &slow);
+  protocol::AppendFrame("now:b@thread", &b);
+  order.Fill(later.places[0], std::string(slow.view()), &released, &started);
+  order.Fill(later.places[1], std::string(b.view()), &released, &started);
+  EXPECT_EQ(output.ToString(), Frames({"now:a@loop", "slow@thread", "now:b@thread"}));
 }
 
 }  // namespace

@@ -40,6 +40,7 @@ class ConnectionAnswers : public LaterAnswers {
 
   handlers::Completion Defer() override;
   bool RunBlocking(absl::string_view request) override;
+  bool BlockingCallsPending() override { return c_->blocking_calls_pending(); }
 
  private:
   uint64_t TakePlace();  // in the reply order, with a deadline

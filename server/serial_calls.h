@@ -36,6 +36,13 @@ class SerialCalls : public std::enable_shared_from_this<SerialCalls> {
     pool_->Run([self = shared_from_this()] { self->RunAll(); });
   }
 
+  // Whether no call is queued or running. Once true, everything the calls did is visible to
+  // the caller (the mutex orders it).
+  bool idle() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return !running_;
+  }
+
  private:
   void RunAll() {
     while (true) {
