@@ -1,8 +1,10 @@
 #include "handlers/kv/kv_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "rocksdb/comparator.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
+#include "rocksdb/utilities/write_batch_with_index.h"
 
 namespace handlers {
 namespace {
@@ -51,6 +53,85 @@ absl::StatusOr<std::optional<std::string>> KvStore::Get(absl::string_view key) {
   if (status.IsNotFound()) return std::nullopt;
   if (!status.ok()) return FromRocks(status);
   return value;
+}
+
+absl::StatusOr<KvStore::Outcome> KvStore::GetIfCached(absl::string_view key,
+                                                      std::optional<std::string>* value) {
+  rocksdb::ReadOptions read;
+  read.read_tier = rocksdb::kBlockCacheTier;  // Incomplete rather than read a file
+  std::string found;
+  const rocksdb::Status status = db_->Get(read, ToSlice(key), &found);
+  if (status.IsIncomplete()) return Outcome::kWouldBlock;
+  if (status.IsNotFound()) {
+    *value = std::nullopt;
+    return Outcome::kDone;
+  }
+  if (!status.ok()) return FromRocks(status);
+  *value = std::move(found);
+  return Outcome::kDone;
+}
+
+namespace {
+
+absl::StatusOr<KvStore::Outcome> QuickOutcome(const rocksdb::Status& status) {
+  if (status.IsIncomplete()) return KvStore::Outcome::kWouldBlock;  // a write stall
+  if (!status.ok()) return FromRocks(status);
+  return KvStore::Outcome::kDone;
+}
+
+rocksdb::WriteOptions QuickWrite() {
+  rocksdb::WriteOptions write;
+  write.no_slowdown = true;  // Incomplete rather than wait out a write stall
+  return write;
+}
+
+}  // namespace
+
+absl::StatusOr<KvStore::Outcome> KvStore::SetIfQuick(absl::string_view key,
+                                                     absl::string_view value) {
+  if (sync_) return Outcome::kWouldBlock;
+  return QuickOutcome(db_->Put(QuickWrite(), ToSlice(key), ToSlice(value)));
+}
+
+absl::StatusOr<KvStore::Outcome> KvStore::DelIfQuick(absl::string_view key) {
+  if (sync_) return Outcome::kWouldBlock;
+  return QuickOutcome(db_->Delete(QuickWrite(), ToSlice(key)));
+}
+
+absl::Status KvStore::Commit(std::vector<Command*>& commands) {
+  // overwrite_key: a GET after two SETs of one key in the batch finds the second.
+  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  bool writes = false;
+  for (Command* command : commands) {
+    rocksdb::Status status;
+    switch (command->kind) {
+      case Command::Kind::kSet:
+        status = batch.Put(ToSlice(command->key), ToSlice(command->value));
+        writes = true;
+        break;
+      case Command::Kind::kDel:
+        status = batch.Delete(ToSlice(command->key));
+        writes = true;
+        break;
+      case Command::Kind::kGet: {
+        std::string value;
+        status = batch.GetFromBatchAndDB(db_.get(), rocksdb::ReadOptions(), ToSlice(command->key),
+                                         &value);
+        if (status.IsNotFound()) {
+          command->found = std::nullopt;
+          status = rocksdb::Status::OK();
+        } else if (status.ok()) {
+          command->found = std::move(value);
+        }
+        break;
+      }
+    }
+    if (!status.ok()) return FromRocks(status);
+  }
+  if (!writes) return absl::OkStatus();
+  rocksdb::WriteOptions write;
+  write.sync = sync_;
+  return FromRocks(db_->Write(write, batch.GetWriteBatch()));
 }
 
 absl::Status KvStore::Flush() { return FromRocks(db_->FlushWAL(/*sync=*/true)); }

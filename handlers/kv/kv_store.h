@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -38,6 +39,27 @@ class KvStore {
   absl::Status Del(absl::string_view key);
   // nullopt if the key is not there.
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view key);
+
+  // The same without waiting for the disk, for a caller that must not block: a Get that would
+  // read a file (not in the memtable or block cache), or a write that would be slowed down or
+  // synced, returns kWouldBlock instead.
+  enum class Outcome { kDone, kWouldBlock };
+  absl::StatusOr<Outcome> GetIfCached(absl::string_view key, std::optional<std::string>* value);
+  absl::StatusOr<Outcome> SetIfQuick(absl::string_view key, absl::string_view value);
+  absl::StatusOr<Outcome> DelIfQuick(absl::string_view key);
+
+  // One command of a batch (Commit), with its answer.
+  struct Command {
+    enum class Kind { kSet, kDel, kGet } kind;
+    std::string key;
+    std::string value;                // kSet: the value
+    std::optional<std::string> found;  // kGet: the answer (nullopt: not there)
+  };
+  // Applies `commands` in order as one atomic write, synced once if `sync` (the database's):
+  // a GET sees the writes before it in the batch. An error fails the whole batch.
+  absl::Status Commit(std::vector<Command*>& commands);
+
+  bool sync() const { return sync_; }
   // Writes the write-ahead log to disk (for shutdown with sync off).
   absl::Status Flush();
 

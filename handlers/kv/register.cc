@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
+#include "handlers/kv/group_commit.h"
 #include "handlers/kv/kv.h"
 #include "handlers/kv/kv_store.h"
 #include "handlers/registry.h"
@@ -17,22 +18,32 @@ namespace handlers {
 namespace {
 
 std::unique_ptr<KvStore> store;  // opened by the start hook, closed by the stop hook
+std::unique_ptr<GroupCommit> commits;  // with --kv_sync: started with the store, stopped at drain
 
-absl::Status StartKv(StartContext&) {
+absl::Status StartKv(StartContext& context) {
   if (FLAGS_kv_path.empty()) return absl::InvalidArgumentError("--kv_path is required");
   absl::StatusOr<std::unique_ptr<KvStore>> opened = KvStore::Open(FLAGS_kv_path, FLAGS_kv_sync);
   if (!opened.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--kv_path: ", opened.status().message()));
   }
   store = std::move(*opened);
+  if (FLAGS_kv_sync) {
+    commits = std::make_unique<GroupCommit>(store.get(), context.AddCounter("commits"),
+                                            context.AddCounter("committed_commands"));
+    commits->Start();
+  }
   return absl::OkStatus();
 }
 
 void DrainKv() {
+  if (commits != nullptr) commits->Stop();  // commits what is queued
   if (absl::Status status = store->Flush(); !status.ok()) LOG(ERROR) << status.message();
 }
 
-void StopKv() { store.reset(); }
+void StopKv() {
+  commits.reset();
+  store.reset();
+}
 
 }  // namespace
 }  // namespace handlers
@@ -41,7 +52,7 @@ REGISTER_HANDLER_INFO(kv, {
     .description = "A durable key-value store on RocksDB: SET <key> <value>, GET <key>, DEL <key> "
                    "(docs/kv.md).",
     .factory = [](const handlers::HandlerContext&) -> std::unique_ptr<handlers::Handler> {
-      return std::make_unique<handlers::KvHandler>(handlers::store.get());
+      return std::make_unique<handlers::KvHandler>(handlers::store.get(), handlers::commits.get());
     },
     .blocking = true,
     .start = handlers::StartKv,
