@@ -120,6 +120,7 @@ class Connection : public common::Watcher {
   bool registered = false;          // in an epoll set (the probation set while on probation)
   uint32_t registered_events = 0;   // the interest registered there
   bool on_ready_list = false;       // frames left by a fairness yield
+  bool flush_after_turn = false;    // on the worker's list of late answers to write
   bool close_after_reply = false;   // a handler asked to close once its reply is written
   int64_t unanswered_since_ns = 0;  // the read that brought the oldest unanswered bytes; 0: none
   int64_t replies_to_time = 0;      // replies queued since, whose latency the next write ends

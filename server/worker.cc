@@ -67,6 +67,7 @@ int64_t Worker::AfterTurn(int64_t now_ns, int events) {
   now_ns_ = now_ns;
   // Established connections were served by the turn's events; then a few newcomers and
   // connections on probation, then those that yielded.
+  FlushLateAnswers();
   AdoptWaiting();
   probation_.ServeSome();
   ServeReadyList();

@@ -96,6 +96,7 @@ class Worker : private LateReplyReceiver, private Connection::Owner {
   bool PlaceAnswer(Connection* c, uint64_t request, std::string frame, bool is_error,
                    int64_t* started_ns);
   void AnswerWaiting(Connection* c, uint64_t request, const absl::Status& status);
+  void FlushLateAnswers();  // writes what OnLateReply placed this turn
   void ExpireRequests();  // --handler_timeout_ms
 
   void ServeReadyList();
@@ -134,6 +135,7 @@ class Worker : private LateReplyReceiver, private Connection::Owner {
   LaterAnswerServices later_;
   std::vector<Connection*> ready_;    // connections with frames left after a fairness yield
   std::vector<Connection*> writers_;  // connections waiting for EPOLLOUT
+  std::vector<Connection*> late_flushes_;  // answered later this turn, to write at its end
   std::vector<std::unique_ptr<Connection>> closed_;
   std::vector<Handoff> waiting_;  // handed over, adopted at most ProbationSet::kBatch a turn
   size_t waiting_next_ = 0;       // the first of waiting_ not yet adopted

@@ -26,9 +26,24 @@ void Worker::OnLateReply(Connection* c, uint64_t request, std::string frame, boo
     return;
   }
   if (close_after) c->CloseWhenAnswered();
-  Flush(c);
   stats_.RecordLatency(now_ns_, absl::Nanoseconds(common::MonotonicNanos() - started_ns), 1);
-  if (!c->closed() && draining_) CloseIfDone(c);
+  // Written at the end of the turn: the answers of one group commit, or of many handler calls,
+  // leave in one write per connection rather than one each.
+  if (!c->flush_after_turn) {
+    c->flush_after_turn = true;
+    late_flushes_.push_back(c);
+  }
+}
+
+void Worker::FlushLateAnswers() {
+  for (size_t i = 0; i < late_flushes_.size(); ++i) {  // Flush may close, never add
+    Connection* c = late_flushes_[i];
+    c->flush_after_turn = false;
+    if (c->closed()) continue;
+    Flush(c);
+    if (!c->closed() && draining_) CloseIfDone(c);
+  }
+  late_flushes_.clear();
 }
 
 // Answers a request still waiting with an error reply in its place (a timeout, shutdown).

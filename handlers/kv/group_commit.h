@@ -1,15 +1,16 @@
-// GroupCommit: the kv handler's synced writes, many connections' at a time, with one fsync.
+// GroupCommit: the kv handler's writes, many connections' at a time, in one RocksDB write.
 //
-// RocksDB groups concurrent synced writes, but only as many as there are threads writing at
-// once. With --kv_sync, the kv handler instead answers a write later: it queues the command
-// here, and this thread takes everything queued since its last commit into one atomic batch
-// with one sync, then answers each command (Redis's `appendfsync always` likewise writes what
-// one event-loop turn produced with one fsync). A connection with commands queued here queues
-// its GETs here too, so it reads its own writes in order.
+// RocksDB groups concurrent writes, but only as many as there are threads writing at once, and
+// a write on a worker's loop could stall it. So the kv handler answers a write later: it
+// queues the command here, and this thread takes everything queued since its last commit into
+// one atomic batch (one write-ahead-log write, and with --kv_sync one fsync), then answers
+// each command. Redis's `appendfsync always` likewise writes what one event-loop turn produced
+// with one fsync. A connection with commands queued here queues its GETs here too, so it reads
+// its own writes in order.
 //
 //   GroupCommit commits(store, nullptr, nullptr);
 //   commits.Start();
-//   commits.Add({.kind = KvStore::Command::Kind::kSet, ...}, reply.Defer(), queued);
+//   commits.Add({KvStore::Command::Kind::kSet, "key", "value", {}}, reply.Defer(), queued);
 //   commits.Stop();  // commits what is queued, then joins
 //
 // Thread-safe.

@@ -85,33 +85,17 @@ absl::Status KvHandler::Handle(absl::string_view request, Reply& reply) {
 absl::StatusOr<bool> KvHandler::HandleWithoutBlocking(absl::string_view request, Reply& reply) {
   absl::StatusOr<Parsed> command = Parse(request);
   if (!command.ok()) return command.status();
-  // A synced write waits for the next group commit; so does anything behind one (in order).
-  if (commits_ != nullptr &&
-      (command->kind != Kind::kGet || queued_->load(std::memory_order_acquire) > 0)) {
+  // A write waits for the next group commit; so does anything behind one (in order).
+  if (command->kind != Kind::kGet || queued_->load(std::memory_order_acquire) > 0) {
     commits_->Add({command->kind, std::string(command->key), std::string(command->value), {}},
                   reply.Defer(), queued_);
     return true;
   }
-  absl::StatusOr<KvStore::Outcome> outcome;
   std::optional<std::string> value;
-  switch (command->kind) {
-    case Kind::kSet:
-      outcome = store_->SetIfQuick(command->key, command->value);
-      break;
-    case Kind::kDel:
-      outcome = store_->DelIfQuick(command->key);
-      break;
-    case Kind::kGet:
-      outcome = store_->GetIfCached(command->key, &value);
-      break;
-  }
+  absl::StatusOr<KvStore::Outcome> outcome = store_->GetIfCached(command->key, &value);
   if (!outcome.ok()) return outcome.status();
   if (*outcome == KvStore::Outcome::kWouldBlock) return false;  // Handle() on a handler thread
-  if (command->kind == Kind::kGet) {
-    AnswerGet(value, reply);
-  } else {
-    reply.Append("+");
-  }
+  AnswerGet(value, reply);
   return true;
 }
 

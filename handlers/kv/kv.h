@@ -10,12 +10,12 @@
 // only once it is stored.
 //
 // Registered as blocking (RocksDB may wait for the disk), with a fast path on the loop:
-//   - HandleWithoutBlocking (the worker's loop): a GET the memtable or block cache answers, and
-//     with --kv_sync=false a write RocksDB takes without a stall, are answered at once; with
-//     --kv_sync a write is queued for the next group commit (group_commit.h) and answered
-//     after it, and so is any command of a connection that has writes queued there.
-//   - Handle (a handler thread): everything the fast path declined (a GET that reads a file, a
-//     stalled write), waiting for the disk as needed.
+//   - HandleWithoutBlocking (the worker's loop): a GET the memtable or block cache answers is
+//     answered at once; a write is queued for the next group commit (group_commit.h), which
+//     writes many connections' commands with one write (and one fsync with --kv_sync), and is
+//     answered after it; so is any command of a connection that has writes queued there.
+//   - Handle (a handler thread): a GET that must read a file, and anything a caller sends
+//     straight here; waits for the disk as needed.
 // Thread-safe; one instance per connection.
 #ifndef HANDLERS_KV_KV_H_
 #define HANDLERS_KV_KV_H_
@@ -33,8 +33,7 @@ inline constexpr size_t kMaxKeyBytes = 250;
 
 class KvHandler : public Handler {
  public:
-  // `store` and `commits` outlive the handler. `commits` null: writes go straight to `store`
-  // (without --kv_sync).
+  // `store` and `commits` (which writes to `store`) outlive the handler.
   KvHandler(KvStore* store, GroupCommit* commits) : store_(store), commits_(commits) {}
   absl::Status Handle(absl::string_view request, Reply& reply) override;
   absl::StatusOr<bool> HandleWithoutBlocking(absl::string_view request, Reply& reply) override;

@@ -1,5 +1,7 @@
 #include "handlers/kv/kv_store.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "rocksdb/comparator.h"
 #include "rocksdb/db.h"
@@ -71,52 +73,33 @@ absl::StatusOr<KvStore::Outcome> KvStore::GetIfCached(absl::string_view key,
   return Outcome::kDone;
 }
 
-namespace {
-
-absl::StatusOr<KvStore::Outcome> QuickOutcome(const rocksdb::Status& status) {
-  if (status.IsIncomplete()) return KvStore::Outcome::kWouldBlock;  // a write stall
-  if (!status.ok()) return FromRocks(status);
-  return KvStore::Outcome::kDone;
-}
-
-rocksdb::WriteOptions QuickWrite() {
-  rocksdb::WriteOptions write;
-  write.no_slowdown = true;  // Incomplete rather than wait out a write stall
-  return write;
-}
-
-}  // namespace
-
-absl::StatusOr<KvStore::Outcome> KvStore::SetIfQuick(absl::string_view key,
-                                                     absl::string_view value) {
-  if (sync_) return Outcome::kWouldBlock;
-  return QuickOutcome(db_->Put(QuickWrite(), ToSlice(key), ToSlice(value)));
-}
-
-absl::StatusOr<KvStore::Outcome> KvStore::DelIfQuick(absl::string_view key) {
-  if (sync_) return Outcome::kWouldBlock;
-  return QuickOutcome(db_->Delete(QuickWrite(), ToSlice(key)));
-}
-
 absl::Status KvStore::Commit(std::vector<Command*>& commands) {
-  // overwrite_key: a GET after two SETs of one key in the batch finds the second.
-  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  const bool reads = std::any_of(commands.begin(), commands.end(), [](const Command* command) {
+    return command->kind == Command::Kind::kGet;
+  });
+  // A GET must see the writes before it in the batch: that takes a batch with an index
+  // (overwrite_key: a GET after two SETs of one key finds the second), which costs more to
+  // fill than a plain one, so only batches with a GET get one.
+  rocksdb::WriteBatchWithIndex indexed(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  rocksdb::WriteBatch plain;
+  rocksdb::WriteBatch* batch = reads ? indexed.GetWriteBatch() : &plain;
   bool writes = false;
   for (Command* command : commands) {
     rocksdb::Status status;
     switch (command->kind) {
       case Command::Kind::kSet:
-        status = batch.Put(ToSlice(command->key), ToSlice(command->value));
+        status = reads ? indexed.Put(ToSlice(command->key), ToSlice(command->value))
+                       : plain.Put(ToSlice(command->key), ToSlice(command->value));
         writes = true;
         break;
       case Command::Kind::kDel:
-        status = batch.Delete(ToSlice(command->key));
+        status = reads ? indexed.Delete(ToSlice(command->key)) : plain.Delete(ToSlice(command->key));
         writes = true;
         break;
       case Command::Kind::kGet: {
         std::string value;
-        status = batch.GetFromBatchAndDB(db_.get(), rocksdb::ReadOptions(), ToSlice(command->key),
-                                         &value);
+        status = indexed.GetFromBatchAndDB(db_.get(), rocksdb::ReadOptions(),
+                                           ToSlice(command->key), &value);
         if (status.IsNotFound()) {
           command->found = std::nullopt;
           status = rocksdb::Status::OK();
@@ -131,7 +114,7 @@ absl::Status KvStore::Commit(std::vector<Command*>& commands) {
   if (!writes) return absl::OkStatus();
   rocksdb::WriteOptions write;
   write.sync = sync_;
-  return FromRocks(db_->Write(write, batch.GetWriteBatch()));
+  return FromRocks(db_->Write(write, batch));
 }
 
 absl::Status KvStore::Flush() { return FromRocks(db_->FlushWAL(/*sync=*/true)); }

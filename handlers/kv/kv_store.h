@@ -40,13 +40,10 @@ class KvStore {
   // nullopt if the key is not there.
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view key);
 
-  // The same without waiting for the disk, for a caller that must not block: a Get that would
-  // read a file (not in the memtable or block cache), or a write that would be slowed down or
-  // synced, returns kWouldBlock instead.
+  // Get without waiting for the disk, for a caller that must not block: kWouldBlock if the
+  // answer is not in the memtable or the block cache.
   enum class Outcome { kDone, kWouldBlock };
   absl::StatusOr<Outcome> GetIfCached(absl::string_view key, std::optional<std::string>* value);
-  absl::StatusOr<Outcome> SetIfQuick(absl::string_view key, absl::string_view value);
-  absl::StatusOr<Outcome> DelIfQuick(absl::string_view key);
 
   // One command of a batch (Commit), with its answer.
   struct Command {

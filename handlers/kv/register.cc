@@ -18,7 +18,7 @@ namespace handlers {
 namespace {
 
 std::unique_ptr<KvStore> store;  // opened by the start hook, closed by the stop hook
-std::unique_ptr<GroupCommit> commits;  // with --kv_sync: started with the store, stopped at drain
+std::unique_ptr<GroupCommit> commits;  // started with the store, stopped at drain
 
 absl::Status StartKv(StartContext& context) {
   if (FLAGS_kv_path.empty()) return absl::InvalidArgumentError("--kv_path is required");
@@ -27,16 +27,14 @@ absl::Status StartKv(StartContext& context) {
     return absl::InvalidArgumentError(absl::StrCat("--kv_path: ", opened.status().message()));
   }
   store = std::move(*opened);
-  if (FLAGS_kv_sync) {
-    commits = std::make_unique<GroupCommit>(store.get(), context.AddCounter("commits"),
-                                            context.AddCounter("committed_commands"));
-    commits->Start();
-  }
+  commits = std::make_unique<GroupCommit>(store.get(), context.AddCounter("commits"),
+                                          context.AddCounter("committed_commands"));
+  commits->Start();
   return absl::OkStatus();
 }
 
 void DrainKv() {
-  if (commits != nullptr) commits->Stop();  // commits what is queued
+  commits->Stop();  // commits what is queued
   if (absl::Status status = store->Flush(); !status.ok()) LOG(ERROR) << status.message();
 }
 
