@@ -68,28 +68,28 @@ std::string TempPath(absl::string_view suffix) {
 }
 
 // Collects later answers, as the server would, and hands out completions that lead here.
-class AnswerSink : public CompletionSink, public Deferrer {
+class AnswerSink : public CompletionSink,
+                   public Deferrer,
+                   public std::enable_shared_from_this<AnswerSink> {
  public:
   void Complete(uint64_t request, absl::Status status, std::string payload, bool) override {
     std::lock_guard<std::mutex> lock(mu_);
     answers_[request] = status.ok() ? payload : std::string(absl::StatusCodeToString(status.code()));
     changed_.notify_all();
   }
-  Completion Defer() override { return Completion(self_, next_++); }
+  Completion Defer() override { return Completion(shared_from_this(), next_++); }
   // The answer to the `request`th deferred request, once it has come.
   std::string Await(uint64_t request) {
     std::unique_lock<std::mutex> lock(mu_);
     changed_.wait(lock, [&] { return answers_.count(request) > 0; });
     return answers_[request];
   }
-  void set_self(std::shared_ptr<AnswerSink> self) { self_ = std::move(self); }
 
  private:
   std::mutex mu_;
   std::condition_variable changed_;
   std::map<uint64_t, std::string> answers_;
   uint64_t next_ = 0;
-  std::shared_ptr<AnswerSink> self_;
 };
 
 // What HandleWithoutBlocking did with one request: "declined", "deferred", or the reply.
@@ -106,7 +106,6 @@ TEST_F(KvHandlerTest, TheLoopAnswersCachedReadsAndQueuesWrites) {
   GroupCommit group(store_.get(), nullptr, nullptr);
   group.Start();
   auto sink = std::make_shared<AnswerSink>();
-  sink->set_self(sink);
   KvHandler kv(store_.get(), &group);
   EXPECT_EQ(TryNow(kv, sink.get(), "GET nothing"), "-NOT_FOUND");
   EXPECT_EQ(TryNow(kv, sink.get(), "SET a 1"), "deferred");
@@ -124,7 +123,6 @@ TEST(KvGroupCommitTest, SyncedWritesAreAnsweredAfterTheirCommitAndReadInOrder) {
   GroupCommit group(store.get(), &commits, &commands);
   group.Start();
   auto sink = std::make_shared<AnswerSink>();
-  sink->set_self(sink);
   KvHandler kv(store.get(), &group);
   // Every write waits for a commit; a GET behind a queued write waits with it, in order.
   EXPECT_EQ(TryNow(kv, sink.get(), "SET a 1"), "deferred");
@@ -159,7 +157,6 @@ TEST(KvGroupCommitTest, ManyConnectionsWritesShareCommits) {
   GroupCommit group(store.get(), &commits, &commands);
   group.Start();
   auto sink = std::make_shared<AnswerSink>();
-  sink->set_self(sink);
   std::vector<std::unique_ptr<KvHandler>> connections;
   for (int i = 0; i < 200; ++i) {
     connections.push_back(std::make_unique<KvHandler>(store.get(), &group));
