@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "common/thread_name.h"
 #include "glog/logging.h"
 #include "protocol/frame.h"
 #include "server/socket.h"
@@ -47,7 +48,10 @@ absl::Status Acceptor::Start(std::vector<Listener> listeners) {
   reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (absl::Status status = loop_.Init(); !status.ok()) return status;
   if (absl::Status status = SetListening(true); !status.ok()) return status;
-  thread_ = std::thread([this] { loop_.Run([this](int64_t now_ns, int) { return AfterTurn(now_ns); }); });
+  thread_ = std::thread([this] {
+    common::NameThisThread("acceptor");
+    loop_.Run([this](int64_t now_ns, int) { return AfterTurn(now_ns); });
+  });
   return absl::OkStatus();
 }
 

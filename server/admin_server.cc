@@ -1,6 +1,7 @@
 #include "server/admin_server.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/thread_name.h"
 #include "httplib.h"
 
 namespace server {
@@ -37,7 +38,10 @@ absl::StatusOr<int> AdminServer::Start(const std::string& address, int port) {
   if (!bound) {
     return absl::UnavailableError(absl::StrCat("--admin_port: cannot bind ", address, " port ", port));
   }
-  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    common::NameThisThread("admin-http");
+    http_->listen_after_bind();
+  });
   return port;
 }
 

@@ -2,6 +2,9 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "common/thread_name.h"
+
 namespace server {
 
 HandlerPool::HandlerPool(int threads, int max_places)
@@ -10,7 +13,12 @@ HandlerPool::HandlerPool(int threads, int max_places)
 HandlerPool::~HandlerPool() { Stop(); }
 
 void HandlerPool::Start() {
-  for (int i = 0; i < threads_count_; ++i) threads_.emplace_back([this] { Loop(); });
+  for (int i = 0; i < threads_count_; ++i) {
+    threads_.emplace_back([this, i] {
+      common::NameThisThread(absl::StrCat("handler-", i));
+      Loop();
+    });
+  }
 }
 
 bool HandlerPool::TryAcquire() {

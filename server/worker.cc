@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/clock.h"
+#include "common/thread_name.h"
 #include "glog/logging.h"
 #include "protocol/frame.h"
 #include "server/socket.h"
@@ -46,6 +47,7 @@ absl::Status Worker::Start() {
   if (absl::Status status = loop_.Init(); !status.ok()) return status;
   if (absl::Status status = probation_.Init(&loop_.poller()); !status.ok()) return status;
   thread_ = std::thread([this] {
+    common::NameThisThread(absl::StrCat("worker-", id_));
     loop_.Run([this](int64_t now_ns, int events) { return AfterTurn(now_ns, events); });
   });
   return absl::OkStatus();

@@ -2,10 +2,15 @@
 
 #include <utility>
 
+#include "common/thread_name.h"
+
 namespace handlers {
 
 void GroupCommit::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    common::NameThisThread("kv-commit");
+    Run();
+  });
 }
 
 void GroupCommit::Add(KvStore::Command command, Completion done,
