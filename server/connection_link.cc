@@ -3,15 +3,27 @@
 #include <utility>
 
 #include "protocol/buffer.h"
+#include "protocol/frame.h"
 #include "server/dispatch.h"
 
 namespace server {
 
 void ConnectionLink::Complete(uint64_t request, absl::Status status, std::string payload,
                               bool close_after) {
-  protocol::Buffer frame;  // encoded here, off the loop
-  const bool is_error = !AppendReplyFrame(status, payload, max_frame_bytes_, &frame);
-  std::string bytes(frame.view());
+  // The frame is encoded here, off the loop. A reply that fits becomes its frame in place: the
+  // header goes in front of the payload (no allocation for a short one, such as kv's "+").
+  std::string bytes;
+  bool is_error = false;
+  if (status.ok() && payload.size() <= max_frame_bytes_) {
+    char header[protocol::kHeaderBytes];
+    protocol::WriteBigEndian32(static_cast<uint32_t>(payload.size()), header);
+    payload.insert(0, header, sizeof(header));
+    bytes = std::move(payload);
+  } else {
+    protocol::Buffer frame;
+    is_error = !AppendReplyFrame(status, payload, max_frame_bytes_, &frame);
+    bytes = std::string(frame.view());
+  }
   loop_->Post(
       [self = shared_from_this(), request, bytes = std::move(bytes), is_error, close_after]() mutable {
         self->receiver_->OnLateReply(self->connection_, request, std::move(bytes), is_error,

@@ -84,7 +84,9 @@ absl::Status KvStore::Commit(std::vector<Command*>& commands) {
   // (overwrite_key: a GET after two SETs of one key finds the second), which costs more to
   // fill than a plain one, so only batches with a GET get one.
   rocksdb::WriteBatchWithIndex indexed(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
-  rocksdb::WriteBatch plain;
+  size_t bytes = 0;  // room for the plain batch, so it is not regrown as it fills
+  for (const Command* command : commands) bytes += command->key.size() + command->value.size() + 16;
+  rocksdb::WriteBatch plain(reads ? 0 : bytes);
   rocksdb::WriteBatch* batch = reads ? indexed.GetWriteBatch() : &plain;
   bool writes = false;
   for (Command* command : commands) {
