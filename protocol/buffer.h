@@ -33,6 +33,8 @@ class Buffer {
   size_t size() const { return end_ - begin_; }
   bool empty() const { return begin_ == end_; }
   size_t capacity() const { return storage_.size(); }
+  // Whether the storage is its own huge-page mapping (MemoryBlock), not heap memory.
+  bool mapped() const { return storage_.mapped(); }
   absl::string_view view() const { return absl::string_view(data(), size()); }
 
   void Append(absl::string_view bytes);

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <new>
 #include <utility>
@@ -82,7 +83,7 @@ class BlockCache {
 
   // Keeps `entry` if it fits, else unmaps it.
   void Put(const Entry& entry) {
-    if (bytes_ + entry.size > MemoryBlock::kCacheBytes) {
+    if (bytes_ + entry.size > limit_) {
       munmap(entry.data, entry.size);
       return;
     }
@@ -97,10 +98,19 @@ class BlockCache {
   }
 
   size_t bytes() const { return bytes_; }
+  void set_limit(size_t limit) {
+    limit_ = std::min(limit, MemoryBlock::kCacheBytes);
+    while (bytes_ > limit_) {  // drop what no longer fits
+      munmap(entries_.back().data, entries_.back().size);
+      bytes_ -= entries_.back().size;
+      entries_.pop_back();
+    }
+  }
 
  private:
   std::vector<Entry> entries_;
   size_t bytes_ = 0;
+  size_t limit_ = MemoryBlock::kCacheBytes;
 };
 
 // The calling thread's cache, or null once it was destroyed at thread exit (cache_destroyed is
@@ -177,6 +187,10 @@ void MemoryBlock::Free() {
 
 void MemoryBlock::ReleaseCachedBlocks() {
   if (BlockCache* cache = ThreadCache()) cache->Release();
+}
+
+void MemoryBlock::SetThreadCacheLimit(size_t bytes) {
+  if (BlockCache* cache = ThreadCache()) cache->set_limit(bytes);
 }
 
 size_t MemoryBlock::CachedBytes() {

@@ -35,7 +35,8 @@ class MemoryBlock {
   // rounding up to whole ones wastes less than half of a block.
   static constexpr size_t kLargeBytes = size_t{2} << 20;
   static constexpr size_t kHugePageBytes = size_t{2} << 20;
-  // Each thread keeps at most this much address space of freed large blocks for reuse.
+  // Each thread keeps at most this much address space of freed large blocks for reuse, unless
+  // it sets a smaller limit (SetThreadCacheLimit).
   static constexpr size_t kCacheBytes = size_t{64} << 20;
 
   enum class Fill {
@@ -62,6 +63,9 @@ class MemoryBlock {
   static void ReleaseCachedBlocks();
   // The address space of the calling thread's cached blocks (tests, diagnostics).
   static size_t CachedBytes();
+  // Caps the calling thread's cache at min(bytes, kCacheBytes): cached blocks stay resident, so
+  // a server with a memory budget keeps its caches a small part of it.
+  static void SetThreadCacheLimit(size_t bytes);
 
  private:
   void Free();

@@ -42,6 +42,12 @@ class OutputQueue {
   Buffer& BufferForNextReply();
 
   size_t size() const { return sealed_bytes_ + segments_.back().size(); }
+  // The memory the segments hold, pending bytes and room (for a memory budget).
+  size_t capacity() const {
+    size_t total = 0;
+    for (const Buffer& segment : segments_) total += segment.capacity();
+    return total;
+  }
   bool empty() const { return size() == 0; }
 
   // Fills `parts` with up to `max_parts` views of the pending bytes, in order; returns how many.

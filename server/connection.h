@@ -92,7 +92,14 @@ class Connection : public common::Watcher {
   void set_state(ConnectionState state) { state_ = state; }
   bool closed() const { return state_ == ConnectionState::kClosed; }
   bool reading() const {
-    return state_ == ConnectionState::kProbation || state_ == ConnectionState::kOpen;
+    return (state_ == ConnectionState::kProbation || state_ == ConnectionState::kOpen) &&
+           !memory_paused;
+  }
+  // Memory held for this connection: input not yet answered, replies not yet written or held
+  // in order, counting the room of their buffers (what --max_buffer_memory bounds,
+  // server/memory_budget.h).
+  int64_t HeldBytes() const {
+    return static_cast<int64_t>(decoder.resident_bound() + output.capacity() + order.held_bytes());
   }
 
   int fd() const { return fd_; }
@@ -124,6 +131,8 @@ class Connection : public common::Watcher {
   bool close_after_reply = false;   // a handler asked to close once its reply is written
   int64_t unanswered_since_ns = 0;  // the read that brought the oldest unanswered bytes; 0: none
   int64_t replies_to_time = 0;      // replies queued since, whose latency the next write ends
+  int64_t charged = 0;              // HeldBytes() as last charged to the memory budget
+  bool memory_paused = false;       // not read until the memory budget has room again
 
  private:
   void OnEvents(uint32_t events) override { owner_->OnConnectionEvents(this, events); }

@@ -68,6 +68,11 @@ DEFINE_uint64(max_pending_output_bytes, kDefaults.max_pending_output_bytes,
               "Per connection: above this many unsent reply bytes, stop reading its requests "
               "until the client catches up.");
 DEFINE_validator(max_pending_output_bytes, &common::AtLeast<1>);
+DEFINE_int64(max_buffer_memory, kDefaults.max_buffer_memory,
+             "Server-wide: bytes held for all connections (partial input frames, unsent and held "
+             "replies, queued requests). Past it, connections that would grow stop being read and "
+             "those holding the most are closed (docs/RELIABILITY.md). At least 1 MiB.");
+DEFINE_validator(max_buffer_memory, (&common::AtLeast<1048576>));
 DEFINE_int64(shutdown_grace_ms, Millis(kDefaults.shutdown_grace),
              "On SIGINT/SIGTERM: time to answer requests already received before closing.");
 DEFINE_validator(shutdown_grace_ms, &common::AtLeast<0>);
@@ -100,6 +105,7 @@ ServerOptions OptionsFromFlags() {
   options.idle_timeout = absl::Milliseconds(FLAGS_idle_timeout_ms);
   options.frame_timeout = absl::Milliseconds(FLAGS_frame_timeout_ms);
   options.max_pending_output_bytes = FLAGS_max_pending_output_bytes;
+  options.max_buffer_memory = FLAGS_max_buffer_memory;
   options.shutdown_grace = absl::Milliseconds(FLAGS_shutdown_grace_ms);
   options.max_frames_per_batch = FLAGS_max_frames_per_batch;
   options.reuse_port = FLAGS_reuse_port;

@@ -36,7 +36,10 @@ bool ConnectionAnswers::RunBlocking(absl::string_view request) {
   };
   auto call = std::make_shared<Call>(
       Call{c_->shared_handler(), std::string(request), handlers::Completion(Link(), TakePlace())});
-  c_->serial_calls(services_.pool).Add([call] {
+  // The request's copy counts against the memory budget until its call has run.
+  const int64_t held = static_cast<int64_t>(request.size());
+  services_.budget->Charge(held);
+  c_->serial_calls(services_.pool).Add([call, held, budget = services_.budget] {
     protocol::Buffer out;
     handlers::Reply reply(&out);
     const absl::Status status = CallHandler(*call->handler, call->request, reply);
@@ -46,6 +49,7 @@ bool ConnectionAnswers::RunBlocking(absl::string_view request) {
     } else {
       call->done.Fail(status);
     }
+    budget->Charge(-held);
   });
   return true;
 }

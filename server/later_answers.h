@@ -20,6 +20,7 @@
 #include "server/connection_link.h"
 #include "server/dispatch.h"
 #include "server/handler_pool.h"
+#include "server/memory_budget.h"
 #include "server/request_deadlines.h"
 
 namespace server {
@@ -31,6 +32,7 @@ struct LaterAnswerServices {
   common::EventLoop* loop;
   LateReplyReceiver* receiver;
   uint32_t max_frame_bytes;
+  MemoryBudget* budget;  // charged for requests queued for the handler threads
 };
 
 class ConnectionAnswers : public LaterAnswers {

@@ -94,6 +94,7 @@ server::ServerInfo DescribeServer(const std::string& handler, const server::Serv
   info.limits = {{"max_connections", options.max_connections},
                  {"max_frame_bytes", options.max_frame_bytes},
                  {"max_pending_output_bytes", static_cast<int64_t>(options.max_pending_output_bytes)},
+                 {"max_buffer_memory", options.max_buffer_memory},
                  {"max_inflight_per_connection", options.max_inflight_per_connection},
                  {"max_queued_requests", options.max_queued_requests},
                  {"handler_threads", options.handler_threads}};

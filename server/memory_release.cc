@@ -11,18 +11,21 @@ namespace server {
 namespace {
 constexpr int64_t kQuietBeforeReleaseNs = 1'000'000'000;
 constexpr int64_t kMaxReleaseIntervalNs = 30'000'000'000;
+constexpr int64_t kMinUrgentIntervalNs = 100'000'000;
 }  // namespace
 
 int64_t MemoryRelease::NextDeadlineNs() const {
   if (!pending_) return common::EventLoop::kNoDeadline;
+  if (urgent_) return released_ns_ + kMinUrgentIntervalNs;
   return std::min(closed_ns_ + kQuietBeforeReleaseNs, released_ns_ + kMaxReleaseIntervalNs);
 }
 
 void MemoryRelease::MaybeRelease(int64_t now_ns, int events) {
-  if (!pending_ || events > 1 || now_ns < NextDeadlineNs()) return;
+  if (!pending_ || (events > 1 && !urgent_) || now_ns < NextDeadlineNs()) return;
   protocol::MemoryBlock::ReleaseCachedBlocks();
   malloc_trim(0);
   pending_ = false;
+  urgent_ = false;
   released_ns_ = now_ns;
 }
 

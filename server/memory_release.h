@@ -6,6 +6,9 @@
 // last close, in a loop turn with at most one event. A trim takes milliseconds, and memory
 // trimmed while connections keep coming and going (churn, a garbage flood) would only be
 // faulted in again; a worker that never stops closing connections still trims every 30 s.
+// Connections closed to keep within the memory budget are the exception: their memory is
+// released at the end of that turn, busy or not (at most every 100 ms), since freeing it was the
+// point of closing them.
 //
 //   release.NoteClosed(now_ns);            // connections were freed
 //   release.MaybeRelease(now_ns, events);  // after each loop turn
@@ -27,6 +30,8 @@ class MemoryRelease {
     pending_ = true;
     closed_ns_ = now_ns;
   }
+  // Connections were closed for the memory budget: release without waiting for quiet.
+  void NoteEvicted() { urgent_ = true; }
   // Releases if due and the turn was quiet (at most one event).
   void MaybeRelease(int64_t now_ns, int events);
   // When MaybeRelease() would next act; EventLoop::kNoDeadline if nothing is pending.
@@ -34,6 +39,7 @@ class MemoryRelease {
 
  private:
   bool pending_ = false;    // connections closed since memory was last released
+  bool urgent_ = false;     // some of them to keep within the memory budget
   int64_t closed_ns_ = 0;   // when connections were last freed
   int64_t released_ns_;     // when memory was last released
 };

@@ -54,6 +54,8 @@ constexpr WorkerCounter kWorkerCounters[] = {
     {"bytes_out", "Bytes written to clients, headers included.", &WorkerStats::bytes_out},
     {"handler_errors", "Requests answered with an error reply.", &WorkerStats::handler_errors},
     {"reads_paused", "Times reading a connection paused for backpressure.", &WorkerStats::reads_paused},
+    {"reads_paused_memory", "Times reading a connection paused: --max_buffer_memory reached.",
+     &WorkerStats::reads_paused_memory},
     {"fairness_yields", "Times a connection yielded after --max_frames_per_batch frames.",
      &WorkerStats::fairness_yields},
     {"requests_answered_later", "Requests deferred or run on handler threads.",
@@ -116,7 +118,8 @@ std::string PrometheusText(const ServerStats& stats, const ServerInfo& info,
     for (const auto& [reason, counter] :
          {std::pair{"idle_timeout", &w.closed_idle_timeout},
           std::pair{"frame_timeout", &w.closed_frame_timeout},
-          std::pair{"protocol_error", &w.closed_protocol_error}}) {
+          std::pair{"protocol_error", &w.closed_protocol_error},
+          std::pair{"memory_budget", &w.closed_memory_budget}}) {
       page.Sample(p + "connections_closed_total",
                   absl::StrCat(worker_label(i), ",reason=\"", reason, "\""), counter->value());
     }
@@ -128,6 +131,9 @@ std::string PrometheusText(const ServerStats& stats, const ServerInfo& info,
       page.Sample(name, worker_label(i), (stats.worker(i).*c.counter).value());
     }
   }
+  page.Family(p + "buffer_memory_bytes", "gauge",
+              "Bytes held for connections (partial input, replies, queued requests).");
+  page.Sample(p + "buffer_memory_bytes", "", stats.buffer_memory.used());
   page.Family(p + "pending_output_bytes_max", "gauge",
               "Largest unsent reply backlog of any connection now.");
   for (int i = 0; i < stats.workers(); ++i) {

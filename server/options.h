@@ -18,6 +18,10 @@ struct ServerOptions {
   absl::Duration idle_timeout = absl::Minutes(5);
   absl::Duration frame_timeout = absl::Seconds(10);
   size_t max_pending_output_bytes = 4u << 20;
+  // Server-wide: bytes held for all connections (partial input, unsent and held replies,
+  // queued requests). Past it, reading pauses and the largest holders are closed
+  // (server/memory_budget.h, docs/RELIABILITY.md).
+  int64_t max_buffer_memory = int64_t{1} << 30;
   absl::Duration shutdown_grace = absl::Seconds(5);
   // Listen with SO_REUSEPORT (a new process may bind the same port while this one drains).
   bool reuse_port = false;

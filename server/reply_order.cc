@@ -13,6 +13,7 @@ uint64_t ReplyOrder::Reserve(int64_t started_ns) {
 
 void ReplyOrder::PushReady(absl::string_view frame) {
   places_.push_back({next_id_++, true, std::string(frame), 0});
+  held_bytes_ += frame.size();
 }
 
 bool ReplyOrder::IsWaiting(uint64_t id) const {
@@ -34,6 +35,7 @@ bool ReplyOrder::Fill(uint64_t id, std::string frame, int* released, int64_t* st
   *started_ns = place.started_ns;
   place.ready = true;
   place.frame = std::move(frame);
+  held_bytes_ += place.frame.size();
   --waiting_;
   *released = Release();
   return true;
@@ -43,6 +45,8 @@ int ReplyOrder::Release() {
   int released = 0;
   for (; !empty() && front().ready; ++released) {
     output_->BufferForNextReply().Append(front().frame);
+    held_bytes_ -= front().frame.size();
+    places_[head_].frame = std::string();  // its bytes are in the output now
     ++head_;
   }
   if (empty()) {  // all out: start again at the front, keeping the capacity

@@ -34,6 +34,8 @@ class ReplyOrder {
   size_t size() const { return places_.size() - head_; }
   // Requests still waiting for their answer.
   size_t waiting() const { return waiting_; }
+  // Bytes of the replies held here (ready, waiting behind an earlier place).
+  size_t held_bytes() const { return held_bytes_; }
   // Places allocated, spent or not (tests: memory stays bounded).
   size_t capacity() const { return places_.capacity(); }
 
@@ -73,6 +75,7 @@ class ReplyOrder {
   std::vector<Place> places_;
   size_t head_ = 0;
   uint64_t next_id_ = 1;
+  size_t held_bytes_ = 0;
   size_t waiting_ = 0;
 };
 

@@ -11,7 +11,7 @@
 namespace server {
 
 Server::Server(const ServerOptions& options)
-    : options_(options), stats_(std::make_unique<ServerStats>(WorkerCount(options))) {
+    : options_(options), stats_(std::make_unique<ServerStats>(WorkerCount(options), options.max_buffer_memory)) {
   context_.stats = stats_.get();
 }
 
@@ -40,7 +40,12 @@ absl::Status Server::Start() {
   pool_ = std::make_unique<HandlerPool>(options_.handler_threads, options_.max_queued_requests);
   pool_->Start();
   for (int i = 0; i < WorkerCount(options_); ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, options_, stats_.get(), &context_, pool_.get()));
+    workers_.push_back(std::make_unique<Worker>(
+        i, options_, stats_.get(), &context_, pool_.get(), [this](int from) {
+          for (auto& worker : workers_) {
+            if (worker.get() != workers_[from].get()) worker->PostEviction();
+          }
+        }));
     if (absl::Status status = workers_.back()->Start(); !status.ok()) return fail(status);
   }
   acceptor_ = std::make_unique<Acceptor>(

@@ -27,7 +27,8 @@ void RecentLatency::AddTo(int64_t now_ns, common::LatencyHistogram::Snapshot* sn
   }
 }
 
-ServerStats::ServerStats(int workers) : start_ns_(common::MonotonicNanos()) {
+ServerStats::ServerStats(int workers, int64_t max_buffer_memory)
+    : buffer_memory(max_buffer_memory), start_ns_(common::MonotonicNanos()) {
   for (int i = 0; i < workers; ++i) workers_.push_back(std::make_unique<WorkerStats>());
 }
 
@@ -39,12 +40,14 @@ constexpr std::pair<const char*, Counter WorkerStats::*> kWorkerCounters[] = {
     {"connections_closed_idle_timeout", &WorkerStats::closed_idle_timeout},
     {"connections_closed_frame_timeout", &WorkerStats::closed_frame_timeout},
     {"connections_closed_protocol_error", &WorkerStats::closed_protocol_error},
+    {"connections_closed_memory_budget", &WorkerStats::closed_memory_budget},
     {"frames_in", &WorkerStats::frames_in},
     {"frames_out", &WorkerStats::frames_out},
     {"bytes_in", &WorkerStats::bytes_in},
     {"bytes_out", &WorkerStats::bytes_out},
     {"handler_errors", &WorkerStats::handler_errors},
     {"reads_paused_backpressure", &WorkerStats::reads_paused},
+    {"reads_paused_memory", &WorkerStats::reads_paused_memory},
     {"fairness_yields", &WorkerStats::fairness_yields},
     {"requests_answered_later", &WorkerStats::requests_later},
     {"requests_rejected_overload", &WorkerStats::requests_overloaded},
@@ -77,6 +80,8 @@ std::vector<handlers::Stat> ServerStats::Snapshot() const {
   auto micros = [](absl::Duration d) { return absl::ToInt64Microseconds(d); };
   stats.insert(stats.end(), {
       {"pending_output_bytes_max", pending_output_max},
+      {"buffer_memory_bytes", buffer_memory.used()},
+      {"buffer_memory_limit_bytes", buffer_memory.limit()},
       {"latency_window_seconds", RecentLatency::kSlots * RecentLatency::kSlotNanos / 1'000'000'000},
       {"latency_window_frames", static_cast<int64_t>(latency.count())},
       {"latency_p50_us", micros(latency.Percentile(50))},

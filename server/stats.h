@@ -24,6 +24,7 @@
 
 #include "common/latency_histogram.h"
 #include "handlers/handler.h"
+#include "server/memory_budget.h"
 
 namespace server {
 
@@ -91,6 +92,8 @@ struct WorkerStats {
   Counter closed_frame_timeout;
   Counter closed_protocol_error;
   Counter reads_paused;
+  Counter reads_paused_memory;    // a connection stopped growing: --max_buffer_memory reached
+  Counter closed_memory_budget;   // closed for holding the most when the budget was exceeded
   Counter fairness_yields;
   Counter requests_later;         // requests answered later (deferred or on handler threads)
   Counter requests_overloaded;    // refused at once: the server-wide handler queue was full
@@ -129,7 +132,7 @@ class HandlerCounters {
 
 class ServerStats : public handlers::StatsSource {
  public:
-  explicit ServerStats(int workers);
+  ServerStats(int workers, int64_t max_buffer_memory);
 
   WorkerStats& worker(int index) { return *workers_[index]; }
   const WorkerStats& worker(int index) const { return *workers_[index]; }
@@ -141,6 +144,8 @@ class ServerStats : public handlers::StatsSource {
 
   // Connections handed to workers and not yet closed. The acceptor adds, workers subtract.
   std::atomic<int64_t> open_connections{0};
+  // Bytes held for connections, against --max_buffer_memory. Workers and handler threads charge.
+  MemoryBudget buffer_memory;
 
   std::vector<handlers::Stat> Snapshot() const override;
 

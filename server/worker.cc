@@ -25,7 +25,8 @@ std::atomic<uint64_t> next_connection_id{1};
 }  // namespace
 
 Worker::Worker(int id, const ServerOptions& options, ServerStats* stats,
-               const handlers::HandlerContext* context, HandlerPool* pool)
+               const handlers::HandlerContext* context, HandlerPool* pool,
+               std::function<void(int)> evict_elsewhere)
     : id_(id),
       options_(options),
       server_stats_(stats),
@@ -34,9 +35,12 @@ Worker::Worker(int id, const ServerOptions& options, ServerStats* stats,
       idle_timeout_ns_(absl::ToInt64Nanoseconds(options.idle_timeout)),
       frame_timeout_ns_(absl::ToInt64Nanoseconds(options.frame_timeout)),
       request_deadlines_(options.handler_timeout),
-      later_{pool, &request_deadlines_, &loop_, this, options.max_frame_bytes},
+      later_{pool, &request_deadlines_, &loop_, this, options.max_frame_bytes,
+             &stats->buffer_memory},
       read_buffer_(new char[kReadBufferBytes]),
-      memory_release_(common::MonotonicNanos()) {}
+      memory_release_(common::MonotonicNanos()),
+      budget_(stats->buffer_memory),
+      evict_elsewhere_(std::move(evict_elsewhere)) {}
 
 Worker::~Worker() {
   Join();
@@ -48,6 +52,9 @@ absl::Status Worker::Start() {
   if (absl::Status status = probation_.Init(&loop_.poller()); !status.ok()) return status;
   thread_ = std::thread([this] {
     common::NameThisThread(absl::StrCat("worker-", id_));
+    // Cached huge-page blocks stay resident: together at most 1/8 of the memory budget.
+    protocol::MemoryBlock::SetThreadCacheLimit(
+        static_cast<size_t>(options_.max_buffer_memory / 8 / WorkerCount(options_)));
     loop_.Run([this](int64_t now_ns, int events) { return AfterTurn(now_ns, events); });
   });
   return absl::OkStatus();
@@ -70,6 +77,7 @@ int64_t Worker::AfterTurn(int64_t now_ns, int events) {
   // Established connections were served by the turn's events; then a few newcomers and
   // connections on probation, then those that yielded.
   FlushLateAnswers();
+  ResumeMemoryPaused();
   AdoptWaiting();
   probation_.ServeSome();
   ServeReadyList();
@@ -155,9 +163,13 @@ void Worker::ReadAndServe(Connection* c) {
 // it stopped.
 void Worker::Serve(Connection* c) {
   ConnectionAnswers later(later_, c, now_ns_);
+  // Replies stop at the per-connection bound, or sooner where the memory budget has no room
+  // for more (then, as for the bound, the connection waits until its client reads).
+  const size_t budget_room = static_cast<size_t>(std::max<int64_t>(0, budget_.limit() - budget_.used()));
   const DispatchResult result =
       c->Serve({.max_frame_bytes = options_.max_frame_bytes,
-                .max_pending_output_bytes = options_.max_pending_output_bytes,
+                .max_pending_output_bytes =
+                    std::min(options_.max_pending_output_bytes, c->output.size() + budget_room),
                 .max_frames = options_.max_frames_per_batch,
                 .max_inflight = static_cast<size_t>(options_.max_inflight_per_connection),
                 .blocking = c->blocking},
@@ -243,6 +255,7 @@ void Worker::Flush(Connection* c) {
     }
   }
   UpdateInterest(c);
+  if (!c->closed()) Account(c);
 }
 
 // Backpressure released: its output drained and it is below the in-flight bound.

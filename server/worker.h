@@ -13,7 +13,8 @@
 //     (ApplyStop / MaybeResume);
 //   - timeouts: idle, incomplete frame, handler (ExpireTimers);
 //   - drain: BeginDrain / CloseIfDone / the grace deadline (worker_drain.cc);
-//   - memory: MemoryRelease (memory_release.h).
+//   - memory: the server-wide budget, --max_buffer_memory (worker_memory.cc), and giving
+//     freed memory back to the kernel (memory_release.h).
 // No call on the loop blocks: a slow or silent client costs the others nothing.
 //
 //   Worker worker(0, options, &stats, &context, &pool);
@@ -24,7 +25,9 @@
 #ifndef SERVER_WORKER_H_
 #define SERVER_WORKER_H_
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -51,9 +54,12 @@ namespace server {
 
 class Worker : private LateReplyReceiver, private Connection::Owner {
  public:
-  // `stats`, `context` and `pool` are the server's and must outlive the worker.
+  // `stats`, `context` and `pool` are the server's and must outlive the worker. When closing
+  // its own largest connections does not bring the memory budget back, the worker calls
+  // `evict_elsewhere(id)` (any thread) to have the other workers do the same.
   Worker(int id, const ServerOptions& options, ServerStats* stats,
-         const handlers::HandlerContext* context, HandlerPool* pool);
+         const handlers::HandlerContext* context, HandlerPool* pool,
+         std::function<void(int)> evict_elsewhere);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -71,6 +77,10 @@ class Worker : private LateReplyReceiver, private Connection::Owner {
   void Drain(int64_t deadline_ns);
 
   void Join();
+
+  // Thread-safe. Has the loop close its connections that hold the most, while the memory
+  // budget is exceeded (worker_memory.cc).
+  void PostEviction();
 
  private:
   struct Handoff {
@@ -105,6 +115,14 @@ class Worker : private LateReplyReceiver, private Connection::Owner {
   void UpdateFrameTimer(Connection* c, bool frame_taken);
   void ExpireTimers();
   int64_t NextDeadlineNs() const;
+
+  // The memory budget, --max_buffer_memory (worker_memory.cc). While connections are paused
+  // for memory, the loop looks at the budget this often.
+  static constexpr int64_t kMemoryRecheckNs = 10'000'000;
+  void Account(Connection* c);  // charges what `c` holds now; enforces the budget
+  void EnforceBudget(Connection* grown);
+  void EvictLargest();
+  void ResumeMemoryPaused();
 
   // Drain and close (worker_drain.cc).
   void BeginDrain(int64_t deadline_ns);
@@ -141,6 +159,10 @@ class Worker : private LateReplyReceiver, private Connection::Owner {
   size_t waiting_next_ = 0;       // the first of waiting_ not yet adopted
   std::unique_ptr<char[]> read_buffer_;  // shared by this worker's connections
   LogLimiter log_limiter_{10};  // client-provoked warnings: at most 10 lines a second
+  MemoryBudget& budget_;        // server-wide, in *server_stats_
+  const std::function<void(int)> evict_elsewhere_;
+  std::atomic<bool> eviction_posted_{false};  // a PostEviction task is queued
+  std::vector<Connection*> memory_paused_;    // not read until the budget has room
   MemoryRelease memory_release_;
   int64_t now_ns_ = 0;
   bool draining_ = false;

@@ -52,6 +52,8 @@ void Worker::Close(Connection* c) {
   stats_.replies_discarded.Add(c->order.size() - c->order.waiting());
   idle_timers_.Remove(&c->idle_timer);
   frame_timers_.Remove(&c->frame_timer);
+  budget_.Charge(-c->charged);
+  c->charged = 0;
   c->Close();  // also leaves the epoll set, and cuts the link for late answers
   stats_.active_connections.Add(-1);
   server_stats_->open_connections.fetch_sub(1, std::memory_order_relaxed);
@@ -66,6 +68,8 @@ void Worker::FreeClosed() {
   auto is_closed = [](Connection* c) { return c->closed(); };
   ready_.erase(std::remove_if(ready_.begin(), ready_.end(), is_closed), ready_.end());
   writers_.erase(std::remove_if(writers_.begin(), writers_.end(), is_closed), writers_.end());
+  memory_paused_.erase(std::remove_if(memory_paused_.begin(), memory_paused_.end(), is_closed),
+                       memory_paused_.end());
   closed_.clear();  // drops each handler instance: its "connection closed" notice
   memory_release_.NoteClosed(now_ns_);
 }

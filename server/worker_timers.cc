@@ -49,6 +49,7 @@ int64_t Worker::NextDeadlineNs() const {
     next = std::min(next, oldest->started + frame_timeout_ns_);
   }
   if (draining_) next = std::min(next, deadline_ns_);
+  if (!memory_paused_.empty()) next = std::min(next, now_ns_ + kMemoryRecheckNs);
   return next;
 }
 

@@ -152,12 +152,21 @@ int ServerProcess::OpenFds() const {
   return count;
 }
 
-int64_t ServerProcess::RssKb() const {
-  const std::string status = ReadFile(absl::StrCat("/proc/", pid_, "/status"));
-  const size_t at = status.find("VmRSS:");
+namespace {
+
+// A "Name:   123 kB" line of /proc/PID/status, in KiB; -1 if absent.
+int64_t StatusKb(int pid, absl::string_view name) {
+  const std::string status = ReadFile(absl::StrCat("/proc/", pid, "/status"));
+  const size_t at = status.find(absl::StrCat(name, ":"));
   if (at == std::string::npos) return -1;
-  return std::strtoll(status.c_str() + at + 6, nullptr, 10);
+  return std::strtoll(status.c_str() + at + name.size() + 1, nullptr, 10);
 }
+
+}  // namespace
+
+int64_t ServerProcess::RssKb() const { return StatusKb(pid_, "VmRSS"); }
+
+int64_t ServerProcess::PeakRssKb() const { return StatusKb(pid_, "VmHWM"); }
 
 std::string ServerProcess::Log() const { return ReadFile(dir_ + "/log"); }
 

@@ -57,6 +57,8 @@ class ServerProcess {
   // From /proc: descriptors the server has open, and its resident memory.
   int OpenFds() const;
   int64_t RssKb() const;
+  // The most resident memory it has had since it started (VmHWM), in KiB.
+  int64_t PeakRssKb() const;
 
   // Everything the server wrote to stderr so far.
   std::string Log() const;

@@ -1,0 +1,139 @@
+// --max_buffer_memory against hostile floods (SPEC section 11): clients that would make the
+// server hold several times its budget, while a probe client is answered throughout. The
+// server's peak resident memory stays under the budget plus a slack, and the counters show what
+// it did (paused reads, closed the largest holders).
+#include <atomic>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/client.h"
+#include "gtest/gtest.h"
+#include "tests/server_process.h"
+#include "tests/test_util.h"
+
+namespace tests {
+namespace {
+
+constexpr int64_t kBudget = 64 << 20;
+// What the process holds besides the budget: code, the workers' read buffers, the allocator's
+// free lists and cached huge-page blocks (docs/RELIABILITY.md, "Memory budget").
+constexpr int64_t kSlackKb = 48 << 10;
+
+// Calls "probe" over and over on one connection until stopped; counts the failures.
+class Probe {
+ public:
+  explicit Probe(int port) : thread_([this, port] { Run(port); }) {}
+  ~Probe() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int answered() const { return answered_; }
+  int failed() const { return failed_; }
+
+ private:
+  void Run(int port) {
+    auto c = ConnectTo(port, "127.0.0.1", absl::Seconds(5));
+    if (c == nullptr) {
+      ++failed_;
+      return;
+    }
+    while (!stop_) {
+      absl::StatusOr<client::Client::Reply> reply = c->Call("probe");
+      if (reply.ok() && reply->payload == "probe") {
+        ++answered_;
+      } else {
+        ++failed_;
+        c = ConnectTo(port, "127.0.0.1", absl::Seconds(5));
+        if (c == nullptr) return;
+      }
+    }
+  }
+  std::atomic<bool> stop_{false};
+  std::atomic<int> answered_{0};
+  std::atomic<int> failed_{0};
+  std::thread thread_;
+};
+
+// Runs `attack(i)` on `n` threads at once and waits for all.
+void InParallel(int n, const std::function<void(int)>& attack) {
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) threads.emplace_back(attack, i);
+  for (std::thread& t : threads) t.join();
+}
+
+ServerProcess StartWithBudget(std::vector<std::string> more = {}) {
+  std::vector<std::string> flags = {absl::StrCat("--max_buffer_memory=", kBudget), "--workers=2",
+                                    "--frame_timeout_ms=60000"};
+  flags.insert(flags.end(), more.begin(), more.end());
+  return ServerProcess::Start(flags).value();
+}
+
+TEST(MemoryBudgetTest, PartialLargeFramesCannotHoldMoreThanTheBudget) {
+  ServerProcess server = StartWithBudget();
+  Probe probe(server.port());
+  // 24 clients each declare a 16,000,000-byte frame and send 12 MiB of it: 288 MiB, 4.5 times
+  // the budget. A send the server no longer reads gives up after 3 s; the clients then hold.
+  std::vector<std::unique_ptr<client::Client>> attackers(24);
+  InParallel(24, [&](int i) {
+    attackers[i] = ConnectTo(server.port(), "127.0.0.1", absl::Seconds(3));
+    if (attackers[i] == nullptr) return;
+    (void)attackers[i]->SendRaw(Header(16'000'000) + std::string(12 << 20, 'x'));
+  });
+  probe.Stop();
+  const auto stats = server.Stats().value();
+  EXPECT_GT(probe.answered(), 0);
+  EXPECT_EQ(probe.failed(), 0) << "the probe was not answered throughout";
+  EXPECT_GE(stats.at("connections_closed_memory_budget"), 1);
+  EXPECT_GE(stats.at("reads_paused_memory"), 1);
+  EXPECT_LE(stats.at("buffer_memory_bytes"), kBudget);
+  EXPECT_LT(server.PeakRssKb(), kBudget / 1024 + kSlackKb)
+      << "peak RSS " << server.PeakRssKb() << " KiB";
+  std::cout << "peak RSS " << server.PeakRssKb() << " KiB; closed "
+            << stats.at("connections_closed_memory_budget") << ", paused "
+            << stats.at("reads_paused_memory") << "; probe answered " << probe.answered() << "\n";
+  EXPECT_EQ(CallOnce(server.port(), "after"), "after");
+}
+
+TEST(MemoryBudgetTest, ClientsThatNeverReadCannotHoldMoreThanTheBudget) {
+  // Per connection, 16 MiB of unsent replies would be allowed: 40 such clients could make the
+  // server hold 640 MiB without the budget.
+  ServerProcess server = StartWithBudget({"--max_pending_output_bytes=16777216"});
+  Probe probe(server.port());
+  const std::string frame = Frame(std::string(1 << 20, 'p'));
+  std::vector<std::unique_ptr<client::Client>> attackers(40);
+  InParallel(40, [&](int i) {
+    attackers[i] = ConnectTo(server.port(), "127.0.0.1", absl::Seconds(2));
+    if (attackers[i] == nullptr) return;
+    for (int sent = 0; sent < 24; ++sent) {
+      if (!attackers[i]->SendRaw(frame).ok()) return;  // no longer read, or closed
+    }
+  });
+  probe.Stop();
+  const auto stats = server.Stats().value();
+  EXPECT_GT(probe.answered(), 0);
+  EXPECT_EQ(probe.failed(), 0) << "the probe was not answered throughout";
+  EXPECT_GE(stats.at("connections_closed_memory_budget"), 1);
+  EXPECT_LE(stats.at("buffer_memory_bytes"), kBudget);
+  EXPECT_LT(server.PeakRssKb(), kBudget / 1024 + kSlackKb)
+      << "peak RSS " << server.PeakRssKb() << " KiB";
+  std::cout << "peak RSS " << server.PeakRssKb() << " KiB; closed "
+            << stats.at("connections_closed_memory_budget") << ", paused "
+            << stats.at("reads_paused_memory") << "; probe answered " << probe.answered() << "\n";
+  EXPECT_EQ(CallOnce(server.port(), "after"), "after");
+}
+
+TEST(MemoryBudgetTest, TheBudgetFlagIsChecked) {
+  const auto [status, output] =
+      RunCommand(RunfilePath("server/server") + " --port=0 --max_buffer_memory=1000");
+  EXPECT_EQ(status, 2) << output;
+  EXPECT_NE(output.find("--max_buffer_memory"), std::string::npos) << output;
+}
+
+}  // namespace
+}  // namespace tests
