@@ -52,6 +52,12 @@ void Buffer::Clear(size_t keep_capacity) {
   }
 }
 
+size_t Buffer::resident_bound() const {
+  if (capacity() < MemoryBlock::kLargeBytes) return capacity();
+  constexpr size_t kSmallPageBytes = 4096;
+  return end_ + (end_ < MemoryBlock::kHugePageBytes ? kSmallPageBytes : MemoryBlock::kHugePageBytes);
+}
+
 void Buffer::Reserve(size_t n) {
   if (n > capacity() - begin_) Reallocate(n, MemoryBlock::Fill::kGradually);
 }

@@ -33,8 +33,11 @@ class Buffer {
   size_t size() const { return end_ - begin_; }
   bool empty() const { return begin_ == end_; }
   size_t capacity() const { return storage_.size(); }
-  // Whether the storage is its own huge-page mapping (MemoryBlock), not heap memory.
-  bool mapped() const { return storage_.mapped(); }
+  // The most memory this buffer can have resident, for a memory budget: a small block's whole
+  // capacity (reused heap memory is resident already); of a large one, only what was written
+  // into it and the page being filled (MemoryBlock keeps small pages for a gradually filled
+  // block's first 2 MiB, and huge pages after).
+  size_t resident_bound() const;
   absl::string_view view() const { return absl::string_view(data(), size()); }
 
   void Append(absl::string_view bytes);

@@ -82,4 +82,19 @@ TEST(BufferTest, ReserveLetsAppendsFillInPlace) {
 }
 
 }  // namespace
+TEST(BufferTest, ResidentBoundIsTheCapacityOfASmallBlockAndTheBytesWrittenOfALargeOne) {
+  Buffer small;
+  small.Append("hello");
+  EXPECT_EQ(small.resident_bound(), small.capacity());
+  Buffer large;
+  large.Reserve(16u << 20);  // room for a declared 16 MiB frame: address space only
+  EXPECT_LE(large.resident_bound(), 4096u);
+  large.Append(std::string(100 << 10, 'x'));
+  EXPECT_GE(large.resident_bound(), 100u << 10);
+  EXPECT_LE(large.resident_bound(), (100u << 10) + 4096);
+  large.Append(std::string(3 << 20, 'y'));  // past the first huge page
+  EXPECT_GE(large.resident_bound(), (3u << 20) + (100u << 10));
+  EXPECT_LE(large.resident_bound(), (5u << 20) + (100u << 10));
+}
+
 }  // namespace protocol

@@ -76,12 +76,9 @@ class FrameDecoder {
 
   // Memory the decoder holds for buffered bytes (for tests of memory bounds).
   size_t owned_capacity() const { return owned_.capacity(); }
-  // The most memory the decoder's buffer can have resident: all of a heap allocation (reused
-  // heap memory is resident already), but of a frame's own mapping only the bytes received and
-  // the huge page being filled (MemoryBlock). For a memory budget.
-  size_t resident_bound() const {
-    return owned_.mapped() ? owned_.size() + MemoryBlock::kHugePageBytes : owned_.capacity();
-  }
+  // The most memory the decoder's buffer can have resident (Buffer::resident_bound): with
+  // the room reserved for a large frame, about what has arrived of it. For a memory budget.
+  size_t resident_bound() const { return owned_.resident_bound(); }
 
  private:
   // Header + length of the frame `buffered` starts with, if its header is complete, its length

@@ -42,10 +42,10 @@ class OutputQueue {
   Buffer& BufferForNextReply();
 
   size_t size() const { return sealed_bytes_ + segments_.back().size(); }
-  // The memory the segments hold, pending bytes and room (for a memory budget).
-  size_t capacity() const {
+  // The most memory the segments can have resident (Buffer::resident_bound; for a budget).
+  size_t resident_bound() const {
     size_t total = 0;
-    for (const Buffer& segment : segments_) total += segment.capacity();
+    for (const Buffer& segment : segments_) total += segment.resident_bound();
     return total;
   }
   bool empty() const { return size() == 0; }

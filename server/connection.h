@@ -99,7 +99,8 @@ class Connection : public common::Watcher {
   // in order, counting the room of their buffers (what --max_buffer_memory bounds,
   // server/memory_budget.h).
   int64_t HeldBytes() const {
-    return static_cast<int64_t>(decoder.resident_bound() + output.capacity() + order.held_bytes());
+    return static_cast<int64_t>(decoder.resident_bound() + output.resident_bound() +
+                                order.held_bytes());
   }
 
   int fd() const { return fd_; }
