@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
+#include <utility>
 
 #include "glog/logging.h"
 
@@ -59,7 +61,19 @@ size_t Buffer::resident_bound() const {
 }
 
 void Buffer::Reserve(size_t n) {
-  if (n > capacity() - begin_) Reallocate(n, MemoryBlock::Fill::kGradually);
+  if (!TryReserve(n)) throw std::bad_alloc();
+}
+
+bool Buffer::TryReserve(size_t n) {
+  if (n <= capacity() - begin_) return true;
+  MemoryBlock grown = MemoryBlock::TryAllocate(n, MemoryBlock::Fill::kGradually);
+  if (grown.data() == nullptr) return false;
+  const size_t stored = size();
+  if (stored > 0) std::memcpy(grown.data(), data(), stored);
+  storage_ = std::move(grown);
+  begin_ = 0;
+  end_ = stored;
+  return true;
 }
 
 void Buffer::MakeRoom(size_t n) {

@@ -50,6 +50,8 @@ class Buffer {
   // room already), so appends up to it never move the stored bytes. Meant for bytes that arrive
   // gradually: untouched room costs address space, not resident memory (see MemoryBlock).
   void Reserve(size_t n);
+  // The same, but false (and the buffer unchanged) if the memory cannot be had.
+  bool TryReserve(size_t n);
 
   // The free room after the stored bytes, for a producer (e.g. read()) to write into in place;
   // Commit(n) then counts the first n of them as stored.

@@ -17,7 +17,7 @@ FrameDecoder::FrameDecoder(Options options) : options_(options) {
 }
 
 void FrameDecoder::Feed(absl::string_view chunk) {
-  if (chunk.empty()) return;
+  if (chunk.empty() || !failure_.ok()) return;  // nothing after a failure is read
   if (borrowed_.empty() && owned_.empty()) {
     borrowed_ = chunk;
     return;
@@ -36,7 +36,7 @@ void FrameDecoder::Feed(absl::string_view chunk) {
   }
   // Assemble the frame in place and leave the bytes after it in the caller's chunk, so the
   // frame's buffer never grows past its reserved size (which would copy the whole frame).
-  owned_.Reserve(total);
+  if (!ReserveFrame(total)) return;
   const size_t take = std::min(total - owned_.size(), chunk.size());
   owned_.Append(chunk.substr(0, take));
   borrowed_ = chunk.substr(take);
@@ -46,7 +46,9 @@ void FrameDecoder::Retain() {
   if (!borrowed_.empty()) {
     if (owned_.empty()) {
       owned_.Clear(kKeepCapacity);  // a large frame's buffer is not kept for small leftovers
-      if (const size_t total = IncompleteFrameTotal(borrowed_)) owned_.Reserve(total);
+      if (const size_t total = IncompleteFrameTotal(borrowed_); total > 0 && !ReserveFrame(total)) {
+        return;
+      }
     }
     owned_.Append(borrowed_);
     borrowed_ = absl::string_view();
@@ -58,13 +60,22 @@ char* FrameDecoder::ReadSpace(size_t* n) {
   *n = 0;
   if (!borrowed_.empty()) return nullptr;
   const size_t total = IncompleteFrameTotal(owned_.view());
-  if (total == 0) return nullptr;
-  owned_.Reserve(total);
+  if (total == 0 || !ReserveFrame(total)) return nullptr;
   *n = total - owned_.size();
   return owned_.room();
 }
 
 void FrameDecoder::CommitRead(size_t n) { owned_.Commit(n); }
+
+bool FrameDecoder::ReserveFrame(size_t total) {
+  if (owned_.TryReserve(total)) return true;
+  // The memory for a frame the client declared cannot be had: this stream ends here (the
+  // frames before it were taken already); the process goes on.
+  failure_ = absl::ResourceExhaustedError(
+      absl::StrCat("cannot allocate ", total, " bytes for a frame"));
+  borrowed_ = absl::string_view();
+  return false;
+}
 
 size_t FrameDecoder::IncompleteFrameTotal(absl::string_view buffered) const {
   if (buffered.size() < kHeaderBytes) return 0;

@@ -26,7 +26,8 @@
 //
 // A header whose length exceeds the limit is checked as soon as its 4 bytes are in, before
 // anything is sized for the payload; it makes Next() return an error, and the decoder stays
-// failed (a length-prefixed stream cannot be resynchronised).
+// failed (a length-prefixed stream cannot be resynchronised). So does a frame whose memory
+// cannot be had (ResourceExhausted): an allocation a client chose never ends the process.
 //
 // Not thread-safe: one decoder per connection, used by one thread.
 #ifndef PROTOCOL_FRAME_DECODER_H_
@@ -71,6 +72,9 @@ class FrameDecoder {
   char* ReadSpace(size_t* n);
   void CommitRead(size_t n);
 
+  // OK, or why the stream cannot go on (what Next() returns once the frames before are taken).
+  const absl::Status& status() const { return failure_; }
+
   // Bytes received but not yet returned as frames.
   size_t buffered_bytes() const { return borrowed_.size() + owned_.size(); }
 
@@ -84,6 +88,9 @@ class FrameDecoder {
   // Header + length of the frame `buffered` starts with, if its header is complete, its length
   // valid, and the frame incomplete; otherwise 0.
   size_t IncompleteFrameTotal(absl::string_view buffered) const;
+  // Makes room for a frame of `total` bytes in owned_; if the memory cannot be had, fails the
+  // stream (ResourceExhausted from Next()) and returns false.
+  bool ReserveFrame(size_t total);
 
   Options options_;
   absl::Status failure_;        // sticky once a bad header is seen

@@ -142,6 +142,12 @@ MemoryBlock& MemoryBlock::operator=(MemoryBlock&& other) noexcept {
 }
 
 MemoryBlock MemoryBlock::Allocate(size_t size, Fill fill) {
+  MemoryBlock block = TryAllocate(size, fill);
+  if (size > 0 && block.data_ == nullptr) throw std::bad_alloc();
+  return block;
+}
+
+MemoryBlock MemoryBlock::TryAllocate(size_t size, Fill fill) {
   MemoryBlock block;
   if (size == 0) return block;
   if (kMapLargeBlocks && size >= kLargeBytes) {
@@ -162,10 +168,10 @@ MemoryBlock MemoryBlock::Allocate(size_t size, Fill fill) {
       block.fill_ = fill;
       return block;
     }
-    // Out of address space or mappings: let operator new report it as for any allocation.
+    // Out of address space or mappings: the heap may still have it.
   }
-  block.data_ = new char[size];
-  block.size_ = size;
+  block.data_ = new (std::nothrow) char[size];
+  block.size_ = block.data_ != nullptr ? size : 0;
   return block;
 }
 

@@ -51,8 +51,12 @@ class MemoryBlock {
   MemoryBlock& operator=(const MemoryBlock&) = delete;
   ~MemoryBlock() { Free(); }
 
-  // A block of at least `size` bytes (size() says how many).
+  // A block of at least `size` bytes (size() says how many). Throws std::bad_alloc if the
+  // memory cannot be had, as operator new does.
   static MemoryBlock Allocate(size_t size, Fill fill);
+  // The same, but an empty block (data() null) if the memory cannot be had: for sizes a client
+  // chooses, where failing must cost that client its request, not the process its life.
+  static MemoryBlock TryAllocate(size_t size, Fill fill);
 
   char* data() const { return data_; }
   size_t size() const { return size_; }

@@ -103,6 +103,11 @@ bool Connection::Flush(int64_t* bytes) {
 DispatchResult Connection::Serve(const DispatchLimits& limits, LaterAnswers* later) {
   DispatchResult result = DispatchFrames(decoder, *handler_, order, output, later, limits);
   decoder.Retain();  // the shared read buffer is about to serve another connection
+  if (!decoder.status().ok() && result.stopped != StopReason::kProtocolError) {
+    // Retain() could not have the memory for the frame that follows: the stream ends there.
+    result.stopped = StopReason::kProtocolError;
+    result.error = decoder.status();
+  }
   return result;
 }
 

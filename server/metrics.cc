@@ -119,7 +119,8 @@ std::string PrometheusText(const ServerStats& stats, const ServerInfo& info,
          {std::pair{"idle_timeout", &w.closed_idle_timeout},
           std::pair{"frame_timeout", &w.closed_frame_timeout},
           std::pair{"protocol_error", &w.closed_protocol_error},
-          std::pair{"memory_budget", &w.closed_memory_budget}}) {
+          std::pair{"memory_budget", &w.closed_memory_budget},
+          std::pair{"no_memory", &w.closed_no_memory}}) {
       page.Sample(p + "connections_closed_total",
                   absl::StrCat(worker_label(i), ",reason=\"", reason, "\""), counter->value());
     }

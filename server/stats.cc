@@ -41,6 +41,7 @@ constexpr std::pair<const char*, Counter WorkerStats::*> kWorkerCounters[] = {
     {"connections_closed_frame_timeout", &WorkerStats::closed_frame_timeout},
     {"connections_closed_protocol_error", &WorkerStats::closed_protocol_error},
     {"connections_closed_memory_budget", &WorkerStats::closed_memory_budget},
+    {"connections_closed_no_memory", &WorkerStats::closed_no_memory},
     {"frames_in", &WorkerStats::frames_in},
     {"frames_out", &WorkerStats::frames_out},
     {"bytes_in", &WorkerStats::bytes_in},

@@ -94,6 +94,7 @@ struct WorkerStats {
   Counter reads_paused;
   Counter reads_paused_memory;    // a connection stopped growing: --max_buffer_memory reached
   Counter closed_memory_budget;   // closed for holding the most when the budget was exceeded
+  Counter closed_no_memory;       // a frame's memory could not be had
   Counter fairness_yields;
   Counter requests_later;         // requests answered later (deferred or on handler threads)
   Counter requests_overloaded;    // refused at once: the server-wide handler queue was full

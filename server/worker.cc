@@ -218,7 +218,9 @@ void Worker::ApplyStop(Connection* c, const DispatchResult& result) {
         LOG(WARNING) << "closing " << PeerName(c->fd()) << ": " << result.error.message()
                      << LogLimiter::Note(suppressed);
       }
-      stats_.closed_protocol_error.Add(1);
+      // A frame whose memory could not be had ends the stream the same way, counted apart.
+      (absl::IsResourceExhausted(result.error) ? stats_.closed_no_memory
+                                               : stats_.closed_protocol_error).Add(1);
       // The frames before the bad header were answered: their replies go out first, then the
       // connection closes (Flush closes it once nothing is owed; the rest of the input is not).
       c->CloseWhenAnswered();

@@ -142,6 +142,28 @@ TEST(MemoryBudgetTest, ClientsThatNeverReadCannotHoldMoreThanTheBudget) {
   EXPECT_EQ(CallOnce(server.port(), "after"), "after");
 }
 
+// A frame whose memory cannot be had (the server runs with 1 GiB of address space and a client
+// declares 1.9 GB) closes that connection, after answering what came before it, and is counted;
+// the process and its other clients go on.
+TEST(MemoryBudgetTest, AFrameWhoseMemoryCannotBeHadClosesOnlyItsConnection) {
+  if (!kRssMeaningful) GTEST_SKIP() << "a sanitizer's runtime does not start under ulimit -v";
+  ServerProcess server = ServerProcess::Start({"--workers=1", "--max_frame_bytes=2000000000"},
+                                              "tests/low_memory_server.sh")
+                             .value();
+  auto greedy = ConnectTo(server.port());
+  ASSERT_NE(greedy, nullptr);
+  ASSERT_TRUE(greedy->SendRaw(Frame("ok") + Header(1'900'000'000) + "x").ok());
+  absl::StatusOr<client::Client::Reply> first = greedy->Receive();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->payload, "ok") << "the frame before the one that failed was answered";
+  EXPECT_TRUE(ClosedByServer(*greedy));
+  EXPECT_EQ(CallOnce(server.port(), "still here"), "still here");
+  const auto stats = server.Stats().value();
+  EXPECT_EQ(stats.at("connections_closed_no_memory"), 1);
+  EXPECT_NE(server.Log().find("cannot allocate 1900000004 bytes for a frame"), std::string::npos)
+      << server.Log();
+}
+
 TEST(MemoryBudgetTest, TheBudgetFlagIsChecked) {
   const auto [status, output] =
       RunCommand(RunfilePath("server/server") + " --port=0 --max_buffer_memory=1000");
