@@ -55,10 +55,13 @@ Inline AnswerInline(absl::string_view request, handlers::Handler& handler, proto
 
 }  // namespace
 
-absl::Status CallHandler(handlers::Handler& handler, absl::string_view request,
-                         handlers::Reply& reply) {
+namespace {
+
+// Runs `call`, turning an exception thrown by a handler into an INTERNAL status.
+template <typename Result, typename Call>
+Result Catching(Call call) {
   try {
-    return handler.Handle(request, reply);
+    return call();
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("handler threw: ", e.what()));
   } catch (...) {
@@ -66,15 +69,17 @@ absl::Status CallHandler(handlers::Handler& handler, absl::string_view request,
   }
 }
 
+}  // namespace
+
+absl::Status CallHandler(handlers::Handler& handler, absl::string_view request,
+                         handlers::Reply& reply) {
+  return Catching<absl::Status>([&] { return handler.Handle(request, reply); });
+}
+
 absl::StatusOr<bool> TryHandler(handlers::Handler& handler, absl::string_view request,
                                 handlers::Reply& reply) {
-  try {
-    return handler.HandleWithoutBlocking(request, reply);
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("handler threw: ", e.what()));
-  } catch (...) {
-    return absl::InternalError("handler threw a non-standard exception");
-  }
+  return Catching<absl::StatusOr<bool>>(
+      [&] { return handler.HandleWithoutBlocking(request, reply); });
 }
 
 bool AppendReplyFrame(const absl::Status& status, absl::string_view payload,

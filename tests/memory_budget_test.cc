@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -84,6 +85,26 @@ ServerProcess StartWithBudget(std::vector<std::string> more = {}) {
   return ServerProcess::Start(flags).value();
 }
 
+// What every flood must leave true: the probe answered throughout, the largest holders closed,
+// the charge and the peak RSS within bounds, and the server still serving. Returns the stats.
+std::map<std::string, int64_t> ExpectKeptWithinBudget(const ServerProcess& server,
+                                                      const Probe& probe) {
+  const auto stats = server.Stats().value();
+  EXPECT_GT(probe.answered(), 0);
+  EXPECT_EQ(probe.failed(), 0) << "the probe was not answered throughout";
+  EXPECT_GE(stats.at("connections_closed_memory_budget"), 1);
+  EXPECT_LE(stats.at("buffer_memory_bytes"), kBudget);
+  if (kRssMeaningful) {
+    EXPECT_LT(server.PeakRssKb(), kBudget / 1024 + kSlackKb)
+        << "peak RSS " << server.PeakRssKb() << " KiB";
+  }
+  std::cout << "peak RSS " << server.PeakRssKb() << " KiB; closed "
+            << stats.at("connections_closed_memory_budget") << ", paused "
+            << stats.at("reads_paused_memory") << "; probe answered " << probe.answered() << "\n";
+  EXPECT_EQ(CallOnce(server.port(), "after"), "after");
+  return stats;
+}
+
 TEST(MemoryBudgetTest, PartialLargeFramesCannotHoldMoreThanTheBudget) {
   ServerProcess server = StartWithBudget();
   Probe probe(server.port());
@@ -96,20 +117,8 @@ TEST(MemoryBudgetTest, PartialLargeFramesCannotHoldMoreThanTheBudget) {
     (void)attackers[i]->SendRaw(Header(16'000'000) + std::string(12 << 20, 'x'));
   });
   probe.Stop();
-  const auto stats = server.Stats().value();
-  EXPECT_GT(probe.answered(), 0);
-  EXPECT_EQ(probe.failed(), 0) << "the probe was not answered throughout";
-  EXPECT_GE(stats.at("connections_closed_memory_budget"), 1);
-  EXPECT_GE(stats.at("reads_paused_memory"), 1);
-  EXPECT_LE(stats.at("buffer_memory_bytes"), kBudget);
-  if (kRssMeaningful) {
-    EXPECT_LT(server.PeakRssKb(), kBudget / 1024 + kSlackKb)
-        << "peak RSS " << server.PeakRssKb() << " KiB";
-  }
-  std::cout << "peak RSS " << server.PeakRssKb() << " KiB; closed "
-            << stats.at("connections_closed_memory_budget") << ", paused "
-            << stats.at("reads_paused_memory") << "; probe answered " << probe.answered() << "\n";
-  EXPECT_EQ(CallOnce(server.port(), "after"), "after");
+  const auto stats = ExpectKeptWithinBudget(server, probe);
+  EXPECT_GE(stats.at("reads_paused_memory"), 1) << "the growing connections were not paused";
 }
 
 TEST(MemoryBudgetTest, ClientsThatNeverReadCannotHoldMoreThanTheBudget) {
@@ -127,19 +136,7 @@ TEST(MemoryBudgetTest, ClientsThatNeverReadCannotHoldMoreThanTheBudget) {
     }
   });
   probe.Stop();
-  const auto stats = server.Stats().value();
-  EXPECT_GT(probe.answered(), 0);
-  EXPECT_EQ(probe.failed(), 0) << "the probe was not answered throughout";
-  EXPECT_GE(stats.at("connections_closed_memory_budget"), 1);
-  EXPECT_LE(stats.at("buffer_memory_bytes"), kBudget);
-  if (kRssMeaningful) {
-    EXPECT_LT(server.PeakRssKb(), kBudget / 1024 + kSlackKb)
-        << "peak RSS " << server.PeakRssKb() << " KiB";
-  }
-  std::cout << "peak RSS " << server.PeakRssKb() << " KiB; closed "
-            << stats.at("connections_closed_memory_budget") << ", paused "
-            << stats.at("reads_paused_memory") << "; probe answered " << probe.answered() << "\n";
-  EXPECT_EQ(CallOnce(server.port(), "after"), "after");
+  ExpectKeptWithinBudget(server, probe);
 }
 
 // A frame whose memory cannot be had (the server runs with 1 GiB of address space and a client
