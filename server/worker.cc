@@ -52,9 +52,7 @@ absl::Status Worker::Start() {
   if (absl::Status status = probation_.Init(&loop_.poller()); !status.ok()) return status;
   thread_ = std::thread([this] {
     common::NameThisThread(absl::StrCat("worker-", id_));
-    // Cached huge-page blocks stay resident: together at most 1/8 of the memory budget.
-    protocol::MemoryBlock::SetThreadCacheLimit(
-        static_cast<size_t>(options_.max_buffer_memory / 8 / WorkerCount(options_)));
+    CapBlockCache();
     loop_.Run([this](int64_t now_ns, int events) { return AfterTurn(now_ns, events); });
   });
   return absl::OkStatus();
@@ -163,13 +161,9 @@ void Worker::ReadAndServe(Connection* c) {
 // it stopped.
 void Worker::Serve(Connection* c) {
   ConnectionAnswers later(later_, c, now_ns_);
-  // Replies stop at the per-connection bound, or sooner where the memory budget has no room
-  // for more (then, as for the bound, the connection waits until its client reads).
-  const size_t budget_room = static_cast<size_t>(std::max<int64_t>(0, budget_.limit() - budget_.used()));
   const DispatchResult result =
       c->Serve({.max_frame_bytes = options_.max_frame_bytes,
-                .max_pending_output_bytes =
-                    std::min(options_.max_pending_output_bytes, c->output.size() + budget_room),
+                .max_pending_output_bytes = MaxPendingOutput(*c),
                 .max_frames = options_.max_frames_per_batch,
                 .max_inflight = static_cast<size_t>(options_.max_inflight_per_connection),
                 .blocking = c->blocking},

@@ -120,6 +120,8 @@ class Worker : private LateReplyReceiver, private Connection::Owner {
   // for memory, the loop looks at the budget this often.
   static constexpr int64_t kMemoryRecheckNs = 10'000'000;
   void Account(Connection* c);  // charges what `c` holds now; enforces the budget
+  size_t MaxPendingOutput(const Connection& c) const;
+  void CapBlockCache() const;
   void EnforceBudget(Connection* grown);
   void EvictLargest();
   void ResumeMemoryPaused();

@@ -15,10 +15,24 @@
 #include <vector>
 
 #include "glog/logging.h"
+#include "protocol/memory_block.h"
 #include "server/socket.h"
 #include "server/worker.h"
 
 namespace server {
+
+// Replies stop at the per-connection bound, or sooner where the budget has no room for more
+// (then, as at the bound, the connection waits until its client reads).
+size_t Worker::MaxPendingOutput(const Connection& c) const {
+  const int64_t room = std::max<int64_t>(0, budget_.limit() - budget_.used());
+  return std::min(options_.max_pending_output_bytes, c.output.size() + static_cast<size_t>(room));
+}
+
+// Cached huge-page blocks stay resident: all workers' together, at most 1/8 of the budget.
+void Worker::CapBlockCache() const {
+  protocol::MemoryBlock::SetThreadCacheLimit(
+      static_cast<size_t>(options_.max_buffer_memory / 8 / WorkerCount(options_)));
+}
 
 void Worker::Account(Connection* c) {
   const int64_t held = c->HeldBytes();

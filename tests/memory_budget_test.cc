@@ -92,7 +92,6 @@ std::map<std::string, int64_t> ExpectKeptWithinBudget(const ServerProcess& serve
   const auto stats = server.Stats().value();
   EXPECT_GT(probe.answered(), 0);
   EXPECT_EQ(probe.failed(), 0) << "the probe was not answered throughout";
-  EXPECT_GE(stats.at("connections_closed_memory_budget"), 1);
   EXPECT_LE(stats.at("buffer_memory_bytes"), kBudget);
   if (kRssMeaningful) {
     EXPECT_LT(server.PeakRssKb(), kBudget / 1024 + kSlackKb)
@@ -117,7 +116,9 @@ TEST(MemoryBudgetTest, PartialLargeFramesCannotHoldMoreThanTheBudget) {
     (void)attackers[i]->SendRaw(Header(16'000'000) + std::string(12 << 20, 'x'));
   });
   probe.Stop();
+  // A partial frame never drains: only closing its connection frees it.
   const auto stats = ExpectKeptWithinBudget(server, probe);
+  EXPECT_GE(stats.at("connections_closed_memory_budget"), 1);
   EXPECT_GE(stats.at("reads_paused_memory"), 1) << "the growing connections were not paused";
 }
 
@@ -129,14 +130,22 @@ TEST(MemoryBudgetTest, ClientsThatNeverReadCannotHoldMoreThanTheBudget) {
   const std::string frame = Frame(std::string(1 << 20, 'p'));
   std::vector<std::unique_ptr<client::Client>> attackers(40);
   InParallel(40, [&](int i) {
-    attackers[i] = ConnectTo(server.port(), "127.0.0.1", absl::Seconds(2));
+    // A send the server no longer reads gives up after 6 s: long enough for a slow (sanitized)
+    // server to have read past the budget.
+    attackers[i] = ConnectTo(server.port(), "127.0.0.1", absl::Seconds(6));
     if (attackers[i] == nullptr) return;
     for (int sent = 0; sent < 24; ++sent) {
       if (!attackers[i]->SendRaw(frame).ok()) return;  // no longer read, or closed
     }
   });
   probe.Stop();
-  ExpectKeptWithinBudget(server, probe);
+  // Held back by pausing them (replies stop where the budget has no room) or by closing the
+  // largest: which of the two depends on how fast the attackers outrun the loop (under TSan
+  // pausing alone sufficed).
+  const auto stats = ExpectKeptWithinBudget(server, probe);
+  EXPECT_GE(stats.at("reads_paused_backpressure") + stats.at("reads_paused_memory") +
+                stats.at("connections_closed_memory_budget"),
+            1);
 }
 
 // A frame whose memory cannot be had (the server runs with 1 GiB of address space and a client
