@@ -10,7 +10,7 @@
 //      not suffice, the other workers are asked to do the same with theirs.
 //   4. Paused connections are read again once the total is under 7/8 of the limit.
 // A client that sends whole frames and reads its replies holds almost nothing between reads,
-// so it is the last to be closed and is served throughout.
+// so it is the last to be closed, and never while it holds less than 64 KiB.
 #include <algorithm>
 #include <vector>
 
@@ -20,6 +20,13 @@
 #include "server/worker.h"
 
 namespace server {
+namespace {
+
+// A connection holding less than this is never closed for the budget: it is not what fills it
+// (an idle connection keeps buffers of a few KiB), and closing it would free next to nothing.
+constexpr int64_t kEvictMinBytes = 64 << 10;
+
+}  // namespace
 
 // Replies stop at the per-connection bound, or sooner where the budget has no room for more
 // (then, as at the bound, the connection waits until its client reads).
@@ -65,7 +72,7 @@ void Worker::EvictLargest() {
   if (!budget_.over()) return;
   std::vector<Connection*> holders;
   for (const auto& [c, owned] : connections_) {
-    if (!c->closed() && c->charged > 0) holders.push_back(c);
+    if (!c->closed() && c->charged >= kEvictMinBytes) holders.push_back(c);
   }
   std::sort(holders.begin(), holders.end(),
             [](const Connection* a, const Connection* b) { return a->charged > b->charged; });

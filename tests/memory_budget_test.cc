@@ -46,6 +46,8 @@ class Probe {
   }
   int answered() const { return answered_; }
   int failed() const { return failed_; }
+  // Why the first failed call failed (read after Stop()).
+  const std::string& first_failure() const { return first_failure_; }
 
  private:
   void Run(int port) {
@@ -59,7 +61,9 @@ class Probe {
       if (reply.ok() && reply->payload == "probe") {
         ++answered_;
       } else {
-        ++failed_;
+        if (failed_++ == 0) {
+          first_failure_ = reply.ok() ? "reply " + reply->payload : reply.status().ToString();
+        }
         c = ConnectTo(port, "127.0.0.1", absl::Seconds(5));
         if (c == nullptr) return;
       }
@@ -68,6 +72,7 @@ class Probe {
   std::atomic<bool> stop_{false};
   std::atomic<int> answered_{0};
   std::atomic<int> failed_{0};
+  std::string first_failure_;  // written by the probe's thread before it is joined
   std::thread thread_;
 };
 
@@ -91,7 +96,8 @@ std::map<std::string, int64_t> ExpectKeptWithinBudget(const ServerProcess& serve
                                                       const Probe& probe) {
   const auto stats = server.Stats().value();
   EXPECT_GT(probe.answered(), 0);
-  EXPECT_EQ(probe.failed(), 0) << "the probe was not answered throughout";
+  EXPECT_EQ(probe.failed(), 0) << "the probe was not answered throughout: "
+                                << probe.first_failure();
   EXPECT_LE(stats.at("buffer_memory_bytes"), kBudget);
   if (kRssMeaningful) {
     EXPECT_LT(server.PeakRssKb(), kBudget / 1024 + kSlackKb)
