@@ -24,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "client/workload.h"
 #include "protocol/buffer.h"
 #include "protocol/frame.h"
 
@@ -35,20 +36,20 @@ struct KvMix {
   static absl::StatusOr<KvMix> Parse(absl::string_view text);
 };
 
-class KvWorkload {
+class KvWorkload : public Workload {
  public:
   KvWorkload(KvMix mix, int64_t keys, int index, int count, int value_bytes, uint64_t seed);
 
   // Appends the next request's frame to `out` and remembers what its reply must be.
-  void Next(protocol::Buffer* out);
+  void Next(protocol::Buffer* out) override;
   // Checks the reply to the oldest unanswered request; false if it is not what the model says.
-  bool Check(const protocol::Frame& reply);
+  bool Check(const protocol::Frame& reply) override;
   // Appends the frames of every unanswered request again (to resend on a new connection); each
   // is applied at most twice by the server, and a repeated SET or DEL changes nothing.
-  void Resend(protocol::Buffer* out) const;
+  void Resend(protocol::Buffer* out) const override;
   // The unanswered requests will never be answered (the connection failed): the keys they
   // wrote are no longer known.
-  void Abandon();
+  void Abandon() override;
 
   // The value SET for `key` at `version` (exposed for tests).
   std::string ValueOf(int64_t key, uint32_t version) const;
