@@ -87,19 +87,15 @@ absl::Status KvStore::Commit(std::vector<Command*>& commands) {
   size_t bytes = 0;  // room for the plain batch, so it is not regrown as it fills
   for (const Command* command : commands) bytes += command->key.size() + command->value.size() + 16;
   rocksdb::WriteBatch plain(reads ? 0 : bytes);
-  rocksdb::WriteBatch* batch = reads ? indexed.GetWriteBatch() : &plain;
-  bool writes = false;
+  rocksdb::WriteBatchBase* batch = reads ? static_cast<rocksdb::WriteBatchBase*>(&indexed) : &plain;
   for (Command* command : commands) {
     rocksdb::Status status;
     switch (command->kind) {
       case Command::Kind::kSet:
-        status = reads ? indexed.Put(ToSlice(command->key), ToSlice(command->value))
-                       : plain.Put(ToSlice(command->key), ToSlice(command->value));
-        writes = true;
+        status = batch->Put(ToSlice(command->key), ToSlice(command->value));
         break;
       case Command::Kind::kDel:
-        status = reads ? indexed.Delete(ToSlice(command->key)) : plain.Delete(ToSlice(command->key));
-        writes = true;
+        status = batch->Delete(ToSlice(command->key));
         break;
       case Command::Kind::kGet: {
         std::string value;
@@ -116,10 +112,10 @@ absl::Status KvStore::Commit(std::vector<Command*>& commands) {
     }
     if (!status.ok()) return FromRocks(status);
   }
-  if (!writes) return absl::OkStatus();
+  if (batch->GetWriteBatch()->Count() == 0) return absl::OkStatus();  // only GETs
   rocksdb::WriteOptions write;
   write.sync = sync_;
-  return FromRocks(db_->Write(write, batch));
+  return FromRocks(db_->Write(write, batch->GetWriteBatch()));
 }
 
 absl::Status KvStore::Flush() { return FromRocks(db_->FlushWAL(/*sync=*/true)); }
