@@ -55,8 +55,6 @@ class KvStore {
   // Applies `commands` in order as one atomic write, synced once if `sync` (the database's):
   // a GET sees the writes before it in the batch. An error fails the whole batch.
   absl::Status Commit(std::vector<Command*>& commands);
-
-  bool sync() const { return sync_; }
   // Writes the write-ahead log to disk (for shutdown with sync off).
   absl::Status Flush();
 
