@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -35,7 +36,15 @@
 DEFINE_int32(port, 8080, "Server port on 127.0.0.1.");
 DEFINE_int32(stats_port, 8081, "The server's --stats_port.");
 DEFINE_int32(server_pid, 0, "The server's process id, for its RSS and descriptors (/proc).");
-DEFINE_string(scenario, "all", "slowloris, nonreader, garbage, churn, silent, or all.");
+DEFINE_string(scenario, "all",
+              "slowloris, nonreader, garbage, churn, silent, partial (a memory flood), or all.");
+DEFINE_int32(connections, 0,
+             "Attacking connections; 0 for the scenario's own count (slowloris 1,000, nonreader "
+             "100, garbage 100, partial 1,000).");
+DEFINE_int64(rss_cap_mb, 8192,
+             "Stop the attack early if the server's RSS passes this many MiB (a server without "
+             "limits, such as the baseline, would otherwise take the machine down); the report "
+             "says so.");
 DEFINE_double(attack_s, 20, "How long each attack lasts (churn: until its cycles are done).");
 DEFINE_int32(churn_cycles, 100000, "Connect/reset cycles for the churn scenario.");
 DEFINE_int32(attacker_nice, 0,
@@ -130,14 +139,21 @@ void Reset(int fd) {
   close(fd);
 }
 
-bool Expired(Clock::time_point end) { return Clock::now() >= end; }
+// Set when the server's RSS passed --rss_cap_mb: every attack stops.
+std::atomic<bool> rss_cap_reached{false};
+
+bool Expired(Clock::time_point end) { return rss_cap_reached || Clock::now() >= end; }
+
+int Connections(int scenario_default) {
+  return FLAGS_connections > 0 ? FLAGS_connections : scenario_default;
+}
 
 // 1,000 connections, each sending its frame one byte every 2 s.
 void Slowloris(Clock::time_point end) {
   protocol::Buffer frame;
   protocol::AppendFrame(std::string(100, 's'), &frame);
   std::vector<int> fds;
-  for (int i = 0; i < 1000; ++i) fds.push_back(Connect(false));
+  for (int i = 0; i < Connections(1000); ++i) fds.push_back(Connect(false));
   for (size_t byte = 0; !Expired(end); ++byte) {
     for (int& fd : fds) {
       if (fd < 0) continue;
@@ -157,8 +173,8 @@ void NonReader(Clock::time_point end) {
   protocol::Buffer frame;
   protocol::AppendFrame(std::string(1 << 20, 'n'), &frame);
   std::vector<int> fds;
-  std::vector<size_t> offsets(100, 0);
-  for (int i = 0; i < 100; ++i) fds.push_back(Connect(true));
+  std::vector<size_t> offsets(Connections(100), 0);
+  for (size_t i = 0; i < offsets.size(); ++i) fds.push_back(Connect(true));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   while (!Expired(end)) {
     for (size_t i = 0; i < fds.size(); ++i) {
@@ -174,7 +190,7 @@ void NonReader(Clock::time_point end) {
 // 100 clients sending random bytes, reconnecting whenever the server hangs up.
 void Garbage(Clock::time_point end) {
   std::mt19937 rng(1);
-  std::vector<int> fds(100, -1);
+  std::vector<int> fds(Connections(100), -1);
   // Drawn from once, so that making garbage does not cost the attacker a core of its own.
   std::string pool(1 << 20, '\0');
   for (char& ch : pool) ch = static_cast<char>(rng());
@@ -203,6 +219,44 @@ void Churn(Clock::time_point end) {
   }
 }
 
+// 1,000 connections, each declaring a 16,000,000-byte frame, sending its first 15 MiB as fast
+// as the server takes them, and then holding: a server that buffers partial frames without a
+// server-wide bound holds 15 GB. A connection the server closes stays closed.
+void Partial(Clock::time_point end) {
+  constexpr uint32_t kDeclared = 16'000'000;
+  constexpr size_t kSent = size_t{15} << 20;
+  std::string chunk(256 << 10, 'p');
+  const uint32_t header = htonl(kDeclared);
+  std::vector<int> fds;
+  std::vector<size_t> sent(Connections(1000), 0);
+  for (size_t i = 0; i < sent.size(); ++i) {
+    const int fd = Connect(true);
+    if (fd >= 0 && send(fd, &header, sizeof(header), MSG_NOSIGNAL) != sizeof(header)) {
+      close(fd);
+      fds.push_back(-1);
+      continue;
+    }
+    fds.push_back(fd);
+  }
+  while (!Expired(end)) {
+    bool progress = false;
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i] < 0 || sent[i] >= kSent) continue;
+      const ssize_t n = send(fds[i], chunk.data(), std::min(chunk.size(), kSent - sent[i]),
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        sent[i] += n;
+        progress = true;
+      } else if (n < 0 && errno != EAGAIN) {
+        close(fds[i]);  // closed by the server: the budget at work
+        fds[i] = -1;
+      }
+    }
+    if (!progress) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (int fd : fds) if (fd >= 0) Reset(fd);
+}
+
 // One client that connects and says nothing.
 void Silent(Clock::time_point end) {
   const int fd = Connect(false);
@@ -225,9 +279,11 @@ void Run(const std::string& name, void (*attack)(Clock::time_point)) {
   const int fds_before = OpenFds();
   std::atomic<int64_t> peak_rss{RssKb()};
   stop = false;
+  rss_cap_reached = false;
   std::thread sampler([&] {
     while (!stop) {
       peak_rss = std::max<int64_t>(peak_rss, RssKb());
+      if (peak_rss > FLAGS_rss_cap_mb * 1024) rss_cap_reached = true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });
@@ -253,7 +309,8 @@ void Run(const std::string& name, void (*attack)(Clock::time_point)) {
   auto us = [](const common::LatencyHistogram::Snapshot& s, double p) {
     return absl::ToInt64Microseconds(s.Percentile(p));
   };
-  std::printf("attack            %.1f s\n", attack_s);
+  std::printf("attack            %.1f s%s\n", attack_s,
+              rss_cap_reached ? " (stopped early: server RSS passed --rss_cap_mb)" : "");
   std::printf("probe p99         %lld us without attack, %lld us during (%.2fx); %llu and %llu requests, %d errors\n",
               (long long)us(calm.latency, 99), (long long)us(loud.latency, 99),
               us(calm.latency, 99) ? double(us(loud.latency, 99)) / us(calm.latency, 99) : 0.0,
@@ -281,10 +338,12 @@ int main(int argc, char** argv) {
   common::ParseCommandLine(argc, argv, "Usage: hostile_client --port=N --stats_port=N --server_pid=PID [--scenario=all]");
   if (FLAGS_server_pid <= 0) common::UsageError("--server_pid is required");
   if (FLAGS_attack_s <= 0 || FLAGS_attack_s > 120) common::UsageError("--attack_s must be in (0, 120]");
+  if (FLAGS_connections < 0 || FLAGS_connections > 20000) common::UsageError("--connections must be in [0, 20000]");
+  if (FLAGS_rss_cap_mb < 64) common::UsageError("--rss_cap_mb must be at least 64");
   if (FLAGS_attacker_nice < 0 || FLAGS_attacker_nice > 19) common::UsageError("--attacker_nice must be in [0, 19]");
   const std::vector<std::pair<std::string, void (*)(Clock::time_point)>> scenarios = {
       {"slowloris", Slowloris}, {"nonreader", NonReader}, {"garbage", Garbage},
-      {"churn", Churn},         {"silent", Silent}};
+      {"churn", Churn},         {"silent", Silent},        {"partial", Partial}};
   bool ran = false;
   for (const auto& [name, attack] : scenarios) {
     if (FLAGS_scenario == "all" || FLAGS_scenario == name) {
