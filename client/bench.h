@@ -23,6 +23,7 @@
 #include "client/kv_workload.h"
 #include "common/latency_histogram.h"
 #include "protocol/frame.h"
+#include "tls/context.h"
 
 namespace client {
 
@@ -50,6 +51,7 @@ struct BenchOptions {
   // restart) is sent again on a new connection, up to this many times. Safe only for idempotent
   // handlers (echo, uppercase); 0: such requests are errors.
   int retries = 0;
+  const tls::Context* tls = nullptr;  // TLS settings (not owned); null for plain text
 };
 
 struct BenchResult {

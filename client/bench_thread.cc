@@ -40,7 +40,8 @@ absl::Status BenchThread::Connect(int count, int first) {
   if (absl::Status status = loop_.Init(); !status.ok()) return status;
   for (int i = 0; i < count; ++i) {
     absl::StatusOr<std::unique_ptr<Client>> client =
-        Client::Connect(options_.host, options_.port, options_.timeout);
+        Client::Connect(options_.host, options_.port, options_.timeout, options_.max_frame_bytes,
+                        options_.tls);
     if (!client.ok()) return client.status();
     auto c = std::make_unique<BenchConnection>(this, options_.max_frame_bytes);
     c->client = std::move(*client);
@@ -122,7 +123,7 @@ void BenchThread::Refill(BenchConnection* c, int64_t now) {
 
 void BenchThread::Write(BenchConnection* c) {
   if (!c->output.empty()) {
-    const ssize_t n = send(c->client->fd(), c->output.data(), c->output.size(), MSG_NOSIGNAL);
+    const ssize_t n = c->client->WriteSome(c->output.data(), c->output.size());
     if (n > 0) {
       c->output.Consume(n);
     } else if (errno != EAGAIN && errno != EINTR) {
@@ -132,7 +133,7 @@ void BenchThread::Write(BenchConnection* c) {
         Reconnect(c, loop_.now_ns());
         return;
       }
-      Fail(c, absl::StrCat("send to ", c->client->address(), ": ", std::strerror(errno)));
+      Fail(c, absl::StrCat("send to ", c->client->address(), ": ", c->client->IoError()));
       return;
     }
   }
@@ -144,7 +145,7 @@ void BenchThread::Write(BenchConnection* c) {
 }
 
 void BenchThread::Read(BenchConnection* c, int64_t now) {
-  const ssize_t n = read(c->client->fd(), read_buffer_.data(), read_buffer_.size());
+  const ssize_t n = c->client->ReadSome(read_buffer_.data(), read_buffer_.size());
   if (n <= 0) {
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     const bool closed = n == 0 || errno == ECONNRESET;
@@ -153,7 +154,7 @@ void BenchThread::Read(BenchConnection* c, int64_t now) {
       return;
     }
     Fail(c, n == 0 ? absl::StrCat(c->client->address(), " closed the connection")
-                   : absl::StrCat("read from ", c->client->address(), ": ", std::strerror(errno)));
+                   : absl::StrCat("read from ", c->client->address(), ": ", c->client->IoError()));
     return;
   }
   c->retries_left = options_.retries;  // progress: the budget is per request
@@ -208,7 +209,8 @@ bool BenchThread::MayResend(const BenchConnection* c) const {
 void BenchThread::Reconnect(BenchConnection* c, int64_t now) {
   loop_.poller().Remove(c->client->fd());
   absl::StatusOr<std::unique_ptr<Client>> client =
-      Client::Connect(options_.host, options_.port, options_.timeout, options_.max_frame_bytes);
+      Client::Connect(options_.host, options_.port, options_.timeout, options_.max_frame_bytes,
+                      options_.tls);
   if (!client.ok()) {
     Fail(c, std::string(client.status().message()));
     return;

@@ -52,7 +52,7 @@ int ConnectOne(const addrinfo* ai, int64_t deadline_ns) {
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(absl::string_view host, int port,
                                                         absl::Duration timeout,
-                                                        uint32_t max_frame_bytes) {
+                                                        uint32_t max_frame_bytes, const tls::Context* tls, const tls::Stream::Session& resume) {
   const std::string address = common::HostPort(host, port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -76,7 +76,65 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(absl::string_view host, 
     return absl::UnavailableError(
         absl::StrCat("cannot connect to ", address, ": ", std::strerror(-result)));
   }
-  return std::unique_ptr<Client>(new Client(result, address, timeout, max_frame_bytes));
+  std::unique_ptr<Client> client(new Client(result, address, timeout, max_frame_bytes));
+  if (tls != nullptr) {
+    if (absl::Status s = client->Handshake(*tls, resume, deadline_ns); !s.ok()) return s;
+  }
+  return client;
+}
+
+absl::Status Client::Handshake(const tls::Context& context, const tls::Stream::Session& resume,
+                               int64_t deadline_ns) {
+  tls_ = tls::Stream::Connect(context, fd_);
+  if (tls_ == nullptr) return absl::InternalError("cannot start TLS: " + tls::TakeErrors());
+  tls_->set_session(resume);
+  while (true) {
+    switch (tls_->Handshake()) {
+      case tls::Progress::kDone:
+        return absl::OkStatus();
+      case tls::Progress::kWantRead:
+        if (absl::Status s = WaitFor(POLLIN, deadline_ns, "in the TLS handshake with"); !s.ok()) {
+          return s;
+        }
+        break;
+      case tls::Progress::kWantWrite:
+        if (absl::Status s = WaitFor(POLLOUT, deadline_ns, "in the TLS handshake with"); !s.ok()) {
+          return s;
+        }
+        break;
+      default:
+        return absl::UnavailableError(
+            absl::StrCat("TLS handshake with ", address_, " failed: ", tls_->error()));
+    }
+  }
+}
+
+ssize_t Client::ReadSome(char* data, size_t size) {
+  if (tls_ == nullptr) return read(fd_, data, size);
+  // Record by record while a whole one fits (tls/stream.h), as one read(2) would take them all.
+  tls::Progress progress = tls::Progress::kDone;
+  size_t n = 0;
+  while (size - n >= tls::Stream::kMaxRecordBytes && progress == tls::Progress::kDone) {
+    n += tls_->Read(data + n, size - n, &progress);
+  }
+  if (n > 0) return n;
+  if (progress == tls::Progress::kEnd) return 0;
+  errno = progress == tls::Progress::kFailed ? EPROTO : EAGAIN;
+  return -1;
+}
+
+ssize_t Client::WriteSome(const char* data, size_t size) {
+  if (tls_ == nullptr) return send(fd_, data, size, MSG_NOSIGNAL);
+  tls::Progress progress;
+  const size_t n = tls_->Write(data, size, &progress);
+  if (n > 0) return n;
+  errno = progress == tls::Progress::kFailed ? EPIPE : EAGAIN;
+  return -1;
+}
+
+std::string Client::IoError() const {
+  if (tls_ != nullptr && !tls_->error().empty()) return tls_->error();
+  return std::strerror(errno);
 }
 
 Client::Client(int fd, std::string address, absl::Duration timeout, uint32_t max_frame_bytes)
@@ -86,7 +144,11 @@ Client::Client(int fd, std::string address, absl::Duration timeout, uint32_t max
       decoder_({.max_frame_bytes = max_frame_bytes, .allow_error_frames = true}),
       read_buffer_(kReadChunk, '\0') {}
 
-Client::~Client() { close(fd_); }
+Client::~Client() {
+  if (tls_ != nullptr) tls_->Shutdown();
+  tls_.reset();
+  close(fd_);
+}
 
 absl::Status Client::WaitFor(short events, int64_t deadline_ns, absl::string_view doing) {
   while (true) {
@@ -114,14 +176,14 @@ absl::Status Client::Send(absl::string_view payload) {
 absl::Status Client::SendRaw(absl::string_view bytes) {
   const int64_t deadline_ns = common::MonotonicNanos() + absl::ToInt64Nanoseconds(timeout_);
   while (!bytes.empty()) {
-    const ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    const ssize_t n = WriteSome(bytes.data(), bytes.size());
     if (n > 0) {
       bytes.remove_prefix(n);
     } else if (errno == EAGAIN || errno == EINTR) {
       if (absl::Status s = WaitFor(POLLOUT, deadline_ns, "sending to"); !s.ok()) return s;
     } else {
       return absl::UnavailableError(
-          absl::StrCat("cannot send to ", address_, ": ", std::strerror(errno)));
+          absl::StrCat("cannot send to ", address_, ": ", IoError()));
     }
   }
   return absl::OkStatus();
@@ -140,7 +202,7 @@ absl::StatusOr<Client::Reply> Client::Receive() {
       return reply;
     }
     decoder_.Retain();  // read_buffer_ is reused below
-    const ssize_t n = read(fd_, read_buffer_.data(), read_buffer_.size());
+    const ssize_t n = ReadSome(read_buffer_.data(), read_buffer_.size());
     if (n > 0) {
       decoder_.Feed(absl::string_view(read_buffer_.data(), n));
     } else if (n == 0) {
@@ -153,7 +215,7 @@ absl::StatusOr<Client::Reply> Client::Receive() {
       }
     } else {
       return absl::UnavailableError(
-          absl::StrCat("cannot read from ", address_, ": ", std::strerror(errno)));
+          absl::StrCat("cannot read from ", address_, ": ", IoError()));
     }
   }
 }

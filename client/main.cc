@@ -16,8 +16,10 @@
 #include "absl/strings/str_format.h"
 #include "client/bench.h"
 #include "client/client.h"
+#include "client/connect_bench.h"
 #include "common/cli.h"
 #include "gflags/gflags.h"
+#include "tls/context.h"
 
 DEFINE_string(host, "127.0.0.1", "Server host name or address.");
 DEFINE_int32(port, 8080, "Server port.");
@@ -44,6 +46,18 @@ DEFINE_string(kv_mix, "",
               "(weights of set, get, del); values are --payload_bytes long (docs/kv.md).");
 DEFINE_int64(keys, 100000, "Bench: with --kv_mix, the number of distinct keys, shared out "
                            "among the connections.");
+DEFINE_bool(tls, false, "Speak TLS (implied by any other --tls_ flag); docs/tls.md.");
+DEFINE_string(tls_ca, "",
+              "PEM CA certificates the server's certificate must chain to; empty: the system's.");
+DEFINE_string(tls_cert, "", "PEM certificate to present to a server that requires one (mutual TLS).");
+DEFINE_string(tls_key, "", "PEM private key of --tls_cert.");
+DEFINE_string(tls_server_name, "",
+              "Name (or address) the server's certificate must carry, also sent as SNI; "
+              "empty: --host.");
+DEFINE_bool(connect_rate, false,
+            "Bench: measure new connections per second instead (connect, TLS handshake, one "
+            "request, close; one after another) for --duration_s or --requests connections.");
+DEFINE_bool(tls_resume, false, "Bench --connect_rate: offer the previous connection's TLS session.");
 DEFINE_bool(json, false, "Bench: print the summary as one JSON object.");
 DEFINE_int32(retries, 0,
              "When the server closes a connection before any byte of a pending reply, send "
@@ -54,6 +68,9 @@ DEFINE_validator(retries, &common::AtLeast<0>);
 namespace {
 
 constexpr int kExitFailure = 1;
+
+// The TLS settings of --tls and the --tls_ flags; null for plain text. Made once in main().
+std::unique_ptr<tls::Context> tls_context;
 
 client::BenchOptions BenchOptionsFromFlags() {
   if (FLAGS_connections < 1) common::UsageError("--connections must be at least 1");
@@ -101,6 +118,7 @@ client::BenchOptions BenchOptionsFromFlags() {
   options.timeout = absl::Milliseconds(FLAGS_timeout_ms);
   options.max_frame_bytes = FLAGS_max_frame_bytes;
   options.retries = FLAGS_retries;
+  options.tls = tls_context.get();
   return options;
 }
 
@@ -131,6 +149,36 @@ void PrintBench(const client::BenchResult& r) {
     std::printf("retries      %lld requests on %lld new connections\n",
                 static_cast<long long>(r.retries), static_cast<long long>(r.reconnects));
   }
+}
+
+int RunConnectRate() {
+  const client::BenchOptions options = BenchOptionsFromFlags();
+  absl::StatusOr<client::ConnectBenchResult> result =
+      client::RunConnectBench(options, FLAGS_tls_resume);
+  if (!result.ok()) {
+    std::fprintf(stderr, "client: %s\n", std::string(result.status().message()).c_str());
+    return kExitFailure;
+  }
+  const double seconds = absl::ToDoubleSeconds(result->elapsed);
+  const double rate = seconds > 0 ? result->connections / seconds : 0;
+  auto us = [&](double p) { return absl::ToDoubleMicroseconds(result->latency.Percentile(p)); };
+  if (FLAGS_json) {
+    std::printf("{\"connections\":%lld,\"resumed\":%lld,\"errors\":%lld,\"seconds\":%.3f,"
+                "\"connections_per_s\":%.0f,\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f}}\n",
+                static_cast<long long>(result->connections), static_cast<long long>(result->resumed),
+                static_cast<long long>(result->errors), seconds, rate, us(50), us(99));
+  } else {
+    std::printf("connections  %lld in %.2f s (%lld TLS sessions resumed)\n",
+                static_cast<long long>(result->connections), seconds,
+                static_cast<long long>(result->resumed));
+    std::printf("rate         %.0f connections/s\n", rate);
+    std::printf("latency us   p50 %.0f  p99 %.0f (connect to reply)\nerrors       %lld\n", us(50),
+                us(99), static_cast<long long>(result->errors));
+  }
+  if (!result->first_error.empty()) {
+    std::fprintf(stderr, "client: first error: %s\n", result->first_error.c_str());
+  }
+  return result->errors == 0 ? 0 : kExitFailure;
 }
 
 int RunBenchMode() {
@@ -179,7 +227,7 @@ int RunBenchMode() {
 // the exit status 1; a network failure stops at once.
 absl::StatusOr<std::unique_ptr<client::Client>> Connect() {
   return client::Client::Connect(FLAGS_host, FLAGS_port, absl::Milliseconds(FLAGS_timeout_ms),
-                                 FLAGS_max_frame_bytes);
+                                 FLAGS_max_frame_bytes, tls_context.get());
 }
 
 // One request; with --retries, sent again on a new connection if the server closed the
@@ -239,9 +287,20 @@ int main(int argc, char** argv) {
       "       client --bench [--connections=N --pipeline=N --requests=N|--duration_s=S ...]");
   if (FLAGS_port < 1 || FLAGS_port > 65535) common::UsageError("--port must be in 1..65535");
   if (FLAGS_timeout_ms < 1) common::UsageError("--timeout_ms must be positive");
-  if (FLAGS_bench) {
+  if (FLAGS_tls || !FLAGS_tls_ca.empty() || !FLAGS_tls_cert.empty() || !FLAGS_tls_key.empty() ||
+      !FLAGS_tls_server_name.empty()) {
+    auto context = tls::Context::ForClient(
+        {.ca_file = FLAGS_tls_ca,
+         .cert_file = FLAGS_tls_cert,
+         .key_file = FLAGS_tls_key,
+         .server_name = FLAGS_tls_server_name.empty() ? FLAGS_host : FLAGS_tls_server_name});
+    if (!context.ok()) common::UsageError(context.status().message());
+    tls_context = *std::move(context);
+  }
+  if (FLAGS_tls_resume && !FLAGS_connect_rate) common::UsageError("--tls_resume goes with --connect_rate");
+  if (FLAGS_bench || FLAGS_connect_rate) {
     if (!messages.empty()) common::UsageError("--bench takes no MESSAGE arguments");
-    return RunBenchMode();
+    return FLAGS_connect_rate ? RunConnectRate() : RunBenchMode();
   }
   absl::StatusOr<std::unique_ptr<client::Client>> connection = Connect();
   if (!connection.ok()) {

@@ -206,6 +206,11 @@ struct ConnectionInfo {
   uint64_t id = 0;    // unique in this server process, from 1
   std::string peer;   // "127.0.0.1:51234" or "[::1]:51234"
   std::string local;  // the server's address of this connection
+  // On a TLS listener (docs/tls.md): the handler is made after the handshake, so these are known.
+  bool tls = false;
+  // The client certificate's subject in RFC 2253 form, most specific last
+  // ("O=Example,CN=client-1"); empty if it sent none.
+  std::string peer_certificate_subject;
 };
 
 // What the server offers a handler when it makes one.

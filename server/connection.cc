@@ -26,7 +26,7 @@ constexpr int kMaxSendParts = 16;
 bool WouldBlock(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
 
 // Writes what the socket takes of `output`: one system call whatever the number of segments.
-ssize_t Send(int fd, const protocol::OutputQueue& output) {
+ssize_t SendPlain(int fd, const protocol::OutputQueue& output) {
   absl::string_view parts[kMaxSendParts];
   const int count = output.Peek(parts, kMaxSendParts);
   if (count == 1) return send(fd, parts[0].data(), parts[0].size(), MSG_NOSIGNAL);
@@ -40,6 +40,28 @@ ssize_t Send(int fd, const protocol::OutputQueue& output) {
   message.msg_iovlen = count;
   return sendmsg(fd, &message, MSG_NOSIGNAL);
 }
+
+// The same through TLS: record by record, until the socket is full or the output is written.
+ssize_t SendTls(tls::Stream& stream, const protocol::OutputQueue& output) {
+  absl::string_view parts[kMaxSendParts];
+  const int count = output.Peek(parts, kMaxSendParts);
+  ssize_t total = 0;
+  tls::Progress progress = tls::Progress::kDone;
+  for (int i = 0; i < count && progress == tls::Progress::kDone; ++i) {
+    for (size_t done = 0; done < parts[i].size();) {
+      const size_t n = stream.Write(parts[i].data() + done, parts[i].size() - done, &progress);
+      if (n == 0) break;
+      done += n;
+      total += n;
+    }
+  }
+  if (total > 0 || progress == tls::Progress::kDone) return total;
+  errno = progress == tls::Progress::kFailed ? EPIPE : EAGAIN;
+  return -1;
+}
+
+// A TLS read never asks for less than one whole record (tls/stream.h).
+constexpr size_t kTlsReadMin = tls::Stream::kMaxRecordBytes;
 
 }  // namespace
 
@@ -74,10 +96,10 @@ Connection::ReadResult Connection::Read(char* scratch, size_t scratch_bytes, int
   char* in_place = decoder.ReadSpace(&missing);
   if (in_place != nullptr && missing >= kReadInPlaceMinBytes) {
     // The rest of a large frame: straight into its place, not through the shared buffer.
-    n = read(fd_, in_place, std::min(missing, scratch_bytes));
+    n = Receive(in_place, std::min(missing, scratch_bytes));
     if (n > 0) decoder.CommitRead(n);
   } else {
-    n = read(fd_, scratch, scratch_bytes);
+    n = Receive(scratch, scratch_bytes);
     if (n > 0) decoder.Feed(absl::string_view(scratch, n));
   }
   *bytes = std::max<ssize_t>(n, 0);
@@ -86,10 +108,36 @@ Connection::ReadResult Connection::Read(char* scratch, size_t scratch_bytes, int
   return WouldBlock(errno) ? ReadResult::kNothing : ReadResult::kError;
 }
 
+ssize_t Connection::Receive(char* data, size_t size) {
+  if (tls_ == nullptr) return read(fd_, data, size);
+  // Record by record while a whole one fits: what is left stays in the socket, where the
+  // loop's next readiness event finds it.
+  size_t got = 0;
+  tls::Progress progress = tls::Progress::kDone;
+  while (size - got >= kTlsReadMin && progress == tls::Progress::kDone) {
+    got += tls_->Read(data + got, size - got, &progress);
+  }
+  if (got > 0) return got;
+  switch (progress) {
+    case tls::Progress::kEnd:
+      return 0;
+    case tls::Progress::kFailed:
+      errno = EPROTO;
+      return -1;
+    default:
+      errno = EAGAIN;
+      return -1;
+  }
+}
+
+ssize_t Connection::Send() {
+  return tls_ == nullptr ? SendPlain(fd_, output) : SendTls(*tls_, output);
+}
+
 bool Connection::Flush(int64_t* bytes) {
   *bytes = 0;
   if (!output.empty()) {
-    const ssize_t n = Send(fd_, output);
+    const ssize_t n = Send();
     if (n < 0 && !WouldBlock(errno)) return false;
     if (n > 0) {
       output.Consume(n);
@@ -114,14 +162,15 @@ DispatchResult Connection::Serve(const DispatchLimits& limits, LaterAnswers* lat
 void Connection::Close() {
   if (state_ == ConnectionState::kClosed) return;
   state_ = ConnectionState::kClosed;
+  if (tls_ != nullptr) tls_->Shutdown();
   close(fd_);
   if (link_ != nullptr) link_->Cut();
 }
 
 uint32_t Connection::WantedEvents() const {
   uint32_t wanted = 0;
-  if (reading()) wanted |= EPOLLIN;
-  if (!output.empty()) wanted |= EPOLLOUT;
+  if (reading() || handshaking()) wanted |= EPOLLIN;
+  if (!output.empty() || (tls_ != nullptr && tls_->wants_write())) wanted |= EPOLLOUT;
   return wanted;
 }
 

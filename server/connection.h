@@ -8,6 +8,9 @@
 //        |                        |
 //        +-------- EOF -----------+--> kPeerClosed (answer what came, then close) --> kClosed
 //
+// On a TLS listener it first completes the handshake (Handshake) and reads and writes through
+// the TLS stream; its handler is made once the handshake has said who the client is.
+//
 // It does the socket I/O (Read, Flush) and runs the frame dispatch (Serve); the worker decides
 // what to do with the results (its policies: fairness, backpressure, probation, drain). It
 // knows nothing of the worker: the loop calls it as a Watcher and it passes the events on to
@@ -27,7 +30,9 @@
 #include "protocol/output_queue.h"
 #include "server/dispatch.h"
 #include "server/reply_order.h"
+#include "server/served_handler.h"
 #include "server/timer_list.h"
+#include "tls/stream.h"
 
 namespace server {
 
@@ -52,6 +57,8 @@ class Connection : public common::Watcher {
     virtual void OnConnectionEvents(Connection* c, uint32_t events) = 0;
   };
 
+  // `handler` may be null until set_handler() (a TLS connection gets its handler after the
+  // handshake); nothing is read before it has one.
   Connection(int fd, uint64_t id, uint32_t max_frame_bytes,
              std::unique_ptr<handlers::Handler> handler, Owner* owner);
   ~Connection() override;
@@ -67,6 +74,16 @@ class Connection : public common::Watcher {
   bool Flush(int64_t* bytes);
   // Answers the complete frames buffered (server/dispatch.h).
   DispatchResult Serve(const DispatchLimits& limits, LaterAnswers* later);
+
+  // TLS: the stream to read and write through (before the first Read), and the handshake.
+  void set_tls(std::unique_ptr<tls::Stream> stream) { tls_ = std::move(stream); }
+  const tls::Stream* tls() const { return tls_.get(); }
+  bool handshaking() const { return tls_ != nullptr && !tls_->handshake_done(); }
+  tls::Progress Handshake() { return tls_->Handshake(); }
+  void set_handler(std::unique_ptr<handlers::Handler> handler) {
+    handler_ = handler.get();
+    owned_handler_ = std::move(handler);
+  }
 
   // Closes the descriptor (which also leaves every epoll set) and cuts the link: answers that
   // arrive later are discarded.
@@ -93,7 +110,7 @@ class Connection : public common::Watcher {
   bool closed() const { return state_ == ConnectionState::kClosed; }
   bool reading() const {
     return (state_ == ConnectionState::kProbation || state_ == ConnectionState::kOpen) &&
-           !memory_paused;
+           !memory_paused && !handshaking();
   }
   // Memory held for this connection: input not yet answered, replies not yet written or held
   // in order, counting the room of their buffers (what --max_buffer_memory bounds,
@@ -124,6 +141,7 @@ class Connection : public common::Watcher {
   TimerNode frame_timer{this};  // runs while an incomplete frame is buffered
 
   // Worker bookkeeping.
+  const ServedHandler* served = nullptr;  // its listener's handler and transport
   bool blocking = false;            // its handler's calls run on the handler threads
   bool registered = false;          // in an epoll set (the probation set while on probation)
   uint32_t registered_events = 0;   // the interest registered there
@@ -137,6 +155,10 @@ class Connection : public common::Watcher {
 
  private:
   void OnEvents(uint32_t events) override { owner_->OnConnectionEvents(this, events); }
+  // read(2) or, on TLS, as much as fits of what the stream has decrypted; read(2)'s results.
+  ssize_t Receive(char* data, size_t size);
+  // Writes what the socket takes of the output; read(2)'s results.
+  ssize_t Send();
 
   const int fd_;
   const uint64_t id_;
@@ -146,6 +168,7 @@ class Connection : public common::Watcher {
   std::shared_ptr<handlers::Handler> shared_handler_;
   std::shared_ptr<ConnectionLink> link_;
   std::shared_ptr<SerialCalls> serial_calls_;  // shared with the pool task draining it
+  std::unique_ptr<tls::Stream> tls_;           // null on a plain-text listener
   Owner* const owner_;  // not owned
 };
 

@@ -42,6 +42,13 @@ DEFINE_int32(admin_port, -1,
              "(Prometheus), /healthz, /readyz, /stats. -1: off.");
 DEFINE_validator(admin_port, (&common::InRange<-1, 65535>));
 DEFINE_string(admin_port_file, "", "If set, the bound --admin_port is written to this file.");
+DEFINE_string(tls_cert, "",
+              "PEM certificate chain: with --tls_key, the data and stats ports speak TLS 1.2/1.3 "
+              "only (docs/tls.md). The admin port stays plain HTTP.");
+DEFINE_string(tls_key, "", "PEM private key of --tls_cert.");
+DEFINE_string(tls_client_ca, "",
+              "PEM CA certificates: if set, every TLS client must present a certificate one of "
+              "them signed (mutual TLS).");
 DEFINE_int64(drain_delay_ms, 0,
              "On SIGTERM: /readyz fails at once, but the server keeps accepting and serving this "
              "long (for a load balancer to notice) before it drains.");

@@ -19,6 +19,9 @@ DECLARE_string(stats_port_file);
 DECLARE_int32(admin_port);
 DECLARE_string(admin_port_file);
 DECLARE_int64(drain_delay_ms);
+DECLARE_string(tls_cert);
+DECLARE_string(tls_key);
+DECLARE_string(tls_client_ca);
 
 namespace server {
 

@@ -26,6 +26,7 @@
 #include "server/server.h"
 #include "server/socket.h"
 #include "server/version.h"
+#include "tls/context.h"
 
 namespace {
 
@@ -81,6 +82,16 @@ server::ServedHandler Prepare(const handlers::HandlerInfo& info, server::Server*
   return {info.factory, info.blocking};
 }
 
+// The data and stats ports' TLS settings (--tls_cert, --tls_key, --tls_client_ca), or null for
+// plain text. A file that cannot be used exits 2 naming the flag and the file.
+std::unique_ptr<tls::Context> TlsContextOrExit() {
+  if (FLAGS_tls_cert.empty() && FLAGS_tls_key.empty() && FLAGS_tls_client_ca.empty()) return nullptr;
+  auto context = tls::Context::ForServer(
+      {.cert_file = FLAGS_tls_cert, .key_file = FLAGS_tls_key, .client_ca_file = FLAGS_tls_client_ca});
+  if (!context.ok()) common::UsageError(context.status().message());
+  return *std::move(context);
+}
+
 // What /metrics says about this build and its configuration.
 server::ServerInfo DescribeServer(const std::string& handler, const server::ServerOptions& options,
                                   int port) {
@@ -90,7 +101,9 @@ server::ServerInfo DescribeServer(const std::string& handler, const server::Serv
   info.config = {{"handler", handler},
                  {"bind", FLAGS_bind},
                  {"port", std::to_string(port)},
-                 {"workers", std::to_string(server::WorkerCount(options))}};
+                 {"workers", std::to_string(server::WorkerCount(options))},
+                 {"tls", FLAGS_tls_cert.empty() ? "off"
+                         : FLAGS_tls_client_ca.empty() ? "on" : "mutual"}};
   info.limits = {{"max_connections", options.max_connections},
                  {"max_frame_bytes", options.max_frame_bytes},
                  {"max_pending_output_bytes", static_cast<int64_t>(options.max_pending_output_bytes)},
@@ -143,12 +156,17 @@ int main(int argc, char** argv) {
                  << options.max_connections << "; accepts will pause when it is reached";
   }
 
+  const std::unique_ptr<tls::Context> tls = TlsContextOrExit();
+
   server::Server server(options);
-  server.AddListener({FLAGS_bind, FLAGS_port, Prepare(handler, &server)});
-  if (stats_handler != nullptr && stats_handler != &handler) {
-    server.AddListener({FLAGS_bind, FLAGS_stats_port, Prepare(*stats_handler, &server)});
-  } else if (stats_handler != nullptr) {
-    server.AddListener({FLAGS_bind, FLAGS_stats_port, {handler.factory, handler.blocking}});
+  server::ServedHandler served = Prepare(handler, &server);
+  served.tls = tls.get();
+  server.AddListener({FLAGS_bind, FLAGS_port, served});
+  if (stats_handler != nullptr) {
+    server::ServedHandler stats_served =
+        stats_handler != &handler ? Prepare(*stats_handler, &server) : served;
+    stats_served.tls = tls.get();
+    server.AddListener({FLAGS_bind, FLAGS_stats_port, stats_served});
   }
   if (absl::Status status = server.Start(); !status.ok()) common::RuntimeError(status.message());
   const server::ServerInfo info = DescribeServer(handler.name, options, server.port(0));

@@ -125,6 +125,19 @@ std::string PrometheusText(const ServerStats& stats, const ServerInfo& info,
                   absl::StrCat(worker_label(i), ",reason=\"", reason, "\""), counter->value());
     }
   }
+  page.Family(p + "tls_handshakes_total", "counter", "TLS handshakes, by result.");
+  for (int i = 0; i < stats.workers(); ++i) {
+    const WorkerStats& w = stats.worker(i);
+    for (const auto& [result, counter] :
+         {std::pair{"ok", &w.tls_handshakes},
+          std::pair{"no_certificate", &w.tls_failed_no_certificate},
+          std::pair{"bad_certificate", &w.tls_failed_bad_certificate},
+          std::pair{"protocol", &w.tls_failed_protocol},
+          std::pair{"aborted", &w.tls_failed_aborted}}) {
+      page.Sample(p + "tls_handshakes_total",
+                  absl::StrCat(worker_label(i), ",result=\"", result, "\""), counter->value());
+    }
+  }
   for (const WorkerCounter& c : kWorkerCounters) {
     const std::string name = absl::StrCat(p, c.name, "_total");
     page.Family(name, "counter", c.help);

@@ -1,15 +1,17 @@
-// ServedHandler: what a listener's connections are answered by, as the server sees a handler:
-// how to make an instance and whether its calls may block.
+// ServedHandler: how a listener's connections are served, as the server sees it: how to make a
+// handler instance, whether its calls may block, and whether the connections speak TLS.
 #ifndef SERVER_SERVED_HANDLER_H_
 #define SERVER_SERVED_HANDLER_H_
 
 #include "handlers/handler.h"
+#include "tls/context.h"
 
 namespace server {
 
 struct ServedHandler {
   handlers::HandlerFactory factory;
   bool blocking = false;  // calls run on the handler threads (handlers/handler.h)
+  const tls::Context* tls = nullptr;  // TLS settings (not owned); null for plain text
 };
 
 }  // namespace server

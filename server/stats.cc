@@ -54,6 +54,11 @@ constexpr std::pair<const char*, Counter WorkerStats::*> kWorkerCounters[] = {
     {"requests_rejected_overload", &WorkerStats::requests_overloaded},
     {"requests_timed_out", &WorkerStats::handler_timeouts},
     {"replies_discarded", &WorkerStats::replies_discarded},
+    {"tls_handshakes", &WorkerStats::tls_handshakes},
+    {"tls_handshakes_failed_no_certificate", &WorkerStats::tls_failed_no_certificate},
+    {"tls_handshakes_failed_bad_certificate", &WorkerStats::tls_failed_bad_certificate},
+    {"tls_handshakes_failed_protocol", &WorkerStats::tls_failed_protocol},
+    {"tls_handshakes_failed_aborted", &WorkerStats::tls_failed_aborted},
 };
 
 }  // namespace

@@ -100,6 +100,11 @@ struct WorkerStats {
   Counter requests_overloaded;    // refused at once: the server-wide handler queue was full
   Counter handler_timeouts;       // answered DEADLINE_EXCEEDED (--handler_timeout_ms)
   Counter replies_discarded;  // answers never sent: late, or their connection closed first
+  Counter tls_handshakes;              // TLS handshakes completed
+  Counter tls_failed_no_certificate;   // a client without the certificate --tls_client_ca requires
+  Counter tls_failed_bad_certificate;  // a client certificate that did not verify
+  Counter tls_failed_protocol;         // not TLS, no common version or cipher, malformed
+  Counter tls_failed_aborted;          // the client closed or reset during its handshake
   Counter pending_output_max;  // largest pending output of this worker's connections, now
   RecentLatency latency;
   LatencyBuckets latency_buckets;

@@ -93,18 +93,21 @@ void Worker::AdoptWaiting() {
   const size_t end = std::min(waiting_.size(), waiting_next_ + ProbationSet::kBatch);
   for (; waiting_next_ < end; ++waiting_next_) {
     const Handoff& h = waiting_[waiting_next_];
-    handlers::HandlerContext context = *context_;
-    context.connection = {next_connection_id.fetch_add(1, std::memory_order_relaxed),
-                          PeerName(h.fd), LocalName(h.fd)};
-    auto owned = std::make_unique<Connection>(h.fd, context.connection.id,
-                                              options_.max_frame_bytes,
-                                              h.handler->factory(context),
-                                              static_cast<Connection::Owner*>(this));
+    auto owned = std::make_unique<Connection>(
+        h.fd, next_connection_id.fetch_add(1, std::memory_order_relaxed),
+        options_.max_frame_bytes, nullptr, static_cast<Connection::Owner*>(this));
     Connection* c = owned.get();
     connections_.emplace(c, std::move(owned));
     stats_.active_connections.Add(1);
     idle_timers_.Touch(&c->idle_timer, now_ns_);
+    c->served = h.handler;
     c->blocking = h.handler->blocking;
+    if (h.handler->tls != nullptr) {
+      StartHandshake(c);  // the handler comes once the client is known
+    } else {
+      MakeHandler(c);
+    }
+    if (c->closed()) continue;
     UpdateInterest(c);
     if (draining_) CloseIfDone(c);  // arrived during shutdown: served if it asked, then closed
   }
@@ -116,6 +119,11 @@ void Worker::AdoptWaiting() {
 
 void Worker::OnConnectionEvents(Connection* c, uint32_t ready) {
   if (c->closed()) return;
+  if (c->handshaking()) {
+    ContinueHandshake(c);
+    if (draining_ && !c->closed()) CloseIfDone(c);
+    return;
+  }
   if (ready & EPOLLOUT) Flush(c);
   if (c->closed()) return;
   if (ready & (EPOLLIN | EPOLLHUP | EPOLLERR)) {

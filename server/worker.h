@@ -111,6 +111,11 @@ class Worker : private LateReplyReceiver, private Connection::Owner {
 
   void ServeReadyList();
 
+  // Handlers and TLS handshakes (worker_tls.cc).
+  void MakeHandler(Connection* c);
+  void StartHandshake(Connection* c);
+  void ContinueHandshake(Connection* c);
+
   // Timers (worker_timers.cc).
   void UpdateFrameTimer(Connection* c, bool frame_taken);
   void ExpireTimers();

@@ -1,0 +1,110 @@
+#include "tls/context.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+
+namespace tls {
+namespace {
+
+absl::Status FileError(absl::string_view flag, absl::string_view file, absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(flag, "=", file, ": ", what, ": ", TakeErrors()));
+}
+
+// What both sides share: TLS 1.2 or 1.3, no renegotiation or compression, and a peer's plain
+// TCP close taken as the end of the stream (frames carry their own lengths, so a truncated
+// stream cannot pass for a complete one).
+SSL_CTX* NewContext(const SSL_METHOD* method) {
+  SSL_CTX* ctx = SSL_CTX_new(method);
+  if (ctx == nullptr) return nullptr;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                               SSL_OP_IGNORE_UNEXPECTED_EOF);
+  // Writes return after each record the socket took, and a retried write may come from a
+  // buffer that moved (the output queue's segment grows by appending).
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                            SSL_MODE_RELEASE_BUFFERS);
+  return ctx;
+}
+
+absl::Status LoadIdentity(SSL_CTX* ctx, const std::string& cert_file, const std::string& key_file) {
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+    return FileError("--tls_cert", cert_file, "cannot load the certificate");
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return FileError("--tls_key", key_file, "cannot load the private key");
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    return FileError("--tls_key", key_file, absl::StrCat("does not match --tls_cert=", cert_file));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string TakeErrors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char text[256];
+    ERR_error_string_n(e, text, sizeof(text));
+    if (!out.empty()) out += "; ";
+    out += text;
+  }
+  return out.empty() ? "no detail" : out;
+}
+
+Context::~Context() { SSL_CTX_free(ctx_); }
+
+absl::StatusOr<std::unique_ptr<Context>> Context::ForServer(const ServerConfig& config) {
+  if (config.cert_file.empty() || config.key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  }
+  SSL_CTX* ctx = NewContext(TLS_server_method());
+  if (ctx == nullptr) return absl::InternalError("SSL_CTX_new: " + TakeErrors());
+  std::unique_ptr<Context> context(new Context(ctx, /*server=*/true));
+  if (absl::Status s = LoadIdentity(ctx, config.cert_file, config.key_file); !s.ok()) return s;
+  if (!config.client_ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx, config.client_ca_file.c_str(), nullptr) != 1) {
+      return FileError("--tls_client_ca", config.client_ca_file, "cannot load the CA certificates");
+    }
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(config.client_ca_file.c_str());
+    if (names == nullptr) {
+      return FileError("--tls_client_ca", config.client_ca_file, "no CA certificate in it");
+    }
+    SSL_CTX_set_client_CA_list(ctx, names);  // takes ownership
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  }
+  // Resumption: stateless tickets (OpenSSL's default) and a session cache for TLS 1.2 clients.
+  static const unsigned char kSessionContext[] = "tcp_server";
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext) - 1);
+  return context;
+}
+
+absl::StatusOr<std::unique_ptr<Context>> Context::ForClient(const ClientConfig& config) {
+  SSL_CTX* ctx = NewContext(TLS_client_method());
+  if (ctx == nullptr) return absl::InternalError("SSL_CTX_new: " + TakeErrors());
+  std::unique_ptr<Context> context(new Context(ctx, /*server=*/false));
+  context->server_name_ = config.server_name;
+  if (config.ca_file.empty()) {
+    if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+      return absl::InternalError("cannot load the system's CA certificates: " + TakeErrors());
+    }
+  } else if (SSL_CTX_load_verify_locations(ctx, config.ca_file.c_str(), nullptr) != 1) {
+    return FileError("--tls_ca", config.ca_file, "cannot load the CA certificates");
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  if (!config.cert_file.empty() || !config.key_file.empty()) {
+    if (config.cert_file.empty() || config.key_file.empty()) {
+      return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+    }
+    if (absl::Status s = LoadIdentity(ctx, config.cert_file, config.key_file); !s.ok()) return s;
+  }
+  return context;
+}
+
+}  // namespace tls
