@@ -81,6 +81,7 @@ class Client {
   absl::Status WaitFor(short events, int64_t deadline_ns, absl::string_view doing);
   absl::Status Handshake(const tls::Context& context, const tls::Stream::Session& resume,
                          int64_t deadline_ns);
+  std::string SendError();
 
   const int fd_;
   const std::string address_;  // "host:port", for messages
