@@ -60,7 +60,7 @@ ssize_t SendTls(tls::Stream& stream, const protocol::OutputQueue& output) {
   return -1;
 }
 
-// A TLS read never asks for less than one whole record (tls/stream.h).
+// A TLS read asks for at least one whole record (tls/stream.h).
 constexpr size_t kTlsReadMin = tls::Stream::kMaxRecordBytes;
 
 }  // namespace
@@ -110,8 +110,9 @@ Connection::ReadResult Connection::Read(char* scratch, size_t scratch_bytes, int
 
 ssize_t Connection::Receive(char* data, size_t size) {
   if (tls_ == nullptr) return read(fd_, data, size);
-  // Record by record while a whole one fits: what is left stays in the socket, where the
-  // loop's next readiness event finds it.
+  // Record by record while a whole one fits. What is left either stays in the socket, where
+  // the loop's next readiness event finds it, or waits inside OpenSSL (tls_pending()), where
+  // the worker looks for it (its ready list).
   size_t got = 0;
   tls::Progress progress = tls::Progress::kDone;
   while (size - got >= kTlsReadMin && progress == tls::Progress::kDone) {

@@ -79,6 +79,8 @@ class Connection : public common::Watcher {
   void set_tls(std::unique_ptr<tls::Stream> stream) { tls_ = std::move(stream); }
   const tls::Stream* tls() const { return tls_.get(); }
   bool handshaking() const { return tls_ != nullptr && !tls_->handshake_done(); }
+  // TLS read ahead: bytes wait inside OpenSSL that no readiness event will announce.
+  bool tls_pending() const { return tls_ != nullptr && tls_->pending(); }
   tls::Progress Handshake() { return tls_->Handshake(); }
   void set_handler(std::unique_ptr<handlers::Handler> handler) {
     handler_ = handler.get();

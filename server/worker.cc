@@ -145,6 +145,7 @@ void Worker::ReadAndServe(Connection* c) {
       if (c->unanswered_since_ns == 0) c->unanswered_since_ns = common::MonotonicNanos();
       Serve(c);
       if (!c->closed()) Flush(c);
+      ListIfTlsPending(c);
       return;
     case Connection::ReadResult::kNothing:
       return;
@@ -269,7 +270,8 @@ void Worker::MaybeResume(Connection* c) {
     return;
   }
   c->set_state(ConnectionState::kOpen);
-  if (c->decoder.buffered_bytes() > 0 && !c->on_ready_list) {  // frames read before the pause
+  if ((c->decoder.buffered_bytes() > 0 || c->tls_pending()) &&
+      !c->on_ready_list) {  // frames read before the pause
     c->on_ready_list = true;
     ready_.push_back(c);
   }
@@ -290,6 +292,14 @@ void Worker::UpdateInterest(Connection* c) {
   c->registered_events = wanted;
 }
 
+// Bytes OpenSSL read ahead get no readiness event: the ready list brings the connection back.
+void Worker::ListIfTlsPending(Connection* c) {
+  if (!c->closed() && c->reading() && c->tls_pending() && !c->on_ready_list) {
+    c->on_ready_list = true;
+    ready_.push_back(c);
+  }
+}
+
 void Worker::ServeReadyList() {
   std::vector<Connection*> ready;
   ready.swap(ready_);
@@ -297,8 +307,12 @@ void Worker::ServeReadyList() {
     if (c->closed()) continue;
     c->on_ready_list = false;
     if (c->state() == ConnectionState::kPaused) continue;  // re-listed when it resumes
-    Serve(c);
-    if (!c->closed()) Flush(c);
+    if (c->reading() && c->tls_pending()) {
+      ReadAndServe(c);  // what OpenSSL read ahead first, then the frames
+    } else {
+      Serve(c);
+      if (!c->closed()) Flush(c);
+    }
     if (!c->closed() && draining_) CloseIfDone(c);
   }
 }

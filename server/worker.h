@@ -110,6 +110,7 @@ class Worker : private LateReplyReceiver, private Connection::Owner {
   void ExpireRequests();  // --handler_timeout_ms
 
   void ServeReadyList();
+  void ListIfTlsPending(Connection* c);
 
   // Handlers and TLS handshakes (worker_tls.cc).
   void MakeHandler(Connection* c);

@@ -95,6 +95,7 @@ void Worker::ResumeMemoryPaused() {
     if (c->closed()) continue;
     c->memory_paused = false;
     UpdateInterest(c);
+    ListIfTlsPending(c);
   }
   memory_paused_.clear();
 }

