@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -319,6 +320,43 @@ TEST(TlsE2eTest, ClientsThatNeverStartTheHandshakeAreClosedByTheFrameTimeout) {
     EXPECT_LE(read(fd, &byte, 1), 0);
     close(fd);
   }
+}
+
+// The client binary speaks TLS in each of its modes, and says why when it cannot.
+TEST(TlsE2eTest, ClientBinaryInEveryModeOverMutualTls) {
+  ServerProcess server = StartTls("uppercase", /*mutual=*/true);
+  const std::string client = absl::StrCat(
+      RunfilePath("client/client"), " --port=", server.port(), " --tls_ca=", Cert("ca.pem"),
+      " --tls_server_name=localhost");
+  const std::string identity =
+      absl::StrCat(" --tls_cert=", Cert("client.pem"), " --tls_key=", Cert("client.key"));
+
+  auto [status, output] = RunCommand(client + identity + " one two");
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_EQ(output, "ONE\nTWO\n");
+  std::tie(status, output) = RunCommand("printf 'three\\nfour\\n' | " + client + identity);
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_EQ(output, "THREE\nFOUR\n");
+  std::tie(status, output) = RunCommand(
+      client + identity + " --bench --connections=4 --pipeline=8 --requests=4000 --verify=uppercase");
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("requests     4000"));
+  EXPECT_THAT(output, HasSubstr("mismatches   0"));
+  std::tie(status, output) = RunCommand(client + identity + " --connect_rate --requests=20 --tls_resume");
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_THAT(output, HasSubstr("connections  20 in"));
+
+  // Refused: no certificate (exit 1, the server's alert named), a server name the certificate
+  // does not carry (exit 1, named), and a file that cannot be read (exit 2, the flag named).
+  std::tie(status, output) = RunCommand(client + " hello");
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("certificate required"));
+  std::tie(status, output) = RunCommand(client + identity + " --tls_server_name=example.com hello");
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_THAT(output, HasSubstr("hostname mismatch"));
+  std::tie(status, output) = RunCommand(client + " --tls_cert=/nonexistent.pem --tls_key=/x hello");
+  EXPECT_EQ(status, 2) << output;
+  EXPECT_THAT(output, HasSubstr("--tls_cert=/nonexistent.pem"));
 }
 
 TEST(TlsE2eTest, CertificateErrorsAtStartUpExit2NamingTheFlagAndTheFile) {
