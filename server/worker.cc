@@ -124,7 +124,14 @@ void Worker::OnConnectionEvents(Connection* c, uint32_t ready) {
     if (draining_ && !c->closed()) CloseIfDone(c);
     return;
   }
-  if (ready & EPOLLOUT) Flush(c);
+  if (ready & EPOLLOUT) {
+    Flush(c);
+    // A TLS read that had to write first (a key update's answer) waits for this event.
+    if (!c->closed() && c->reading() && c->output.empty() && c->tls() != nullptr &&
+        c->tls()->wants_write()) {
+      ReadAndServe(c);
+    }
+  }
   if (c->closed()) return;
   if (ready & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     if (c->reading()) {
@@ -148,6 +155,7 @@ void Worker::ReadAndServe(Connection* c) {
       ListIfTlsPending(c);
       return;
     case Connection::ReadResult::kNothing:
+      if (c->tls() != nullptr && c->tls()->wants_write()) UpdateInterest(c);  // for EPOLLOUT
       return;
     case Connection::ReadResult::kEndOfStream:
       // The client has finished sending. Answer what it sent, then close (see Flush).
