@@ -10,7 +10,9 @@
 //   // reply->is_error tells an error reply (docs/protocol.md) from a normal one.
 //
 // With a tls::Context it speaks TLS: Connect() completes the handshake (a certificate that does
-// not verify fails it, with OpenSSL's reason in the message).
+// not verify fails it, with OpenSSL's reason in the message). OpenSSL writes with write(2), so
+// a program using TLS clients must ignore SIGPIPE (the client binary does), or a server that
+// closes first ends it.
 //
 // Not thread-safe: one thread per Client.
 #ifndef CLIENT_CLIENT_H_

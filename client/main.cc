@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
@@ -286,6 +287,9 @@ int main(int argc, char** argv) {
       "       client [--host=H] [--port=N] < lines          one frame per stdin line\n"
       "       client --bench [--connections=N --pipeline=N --requests=N|--duration_s=S ...]");
   if (FLAGS_port < 1 || FLAGS_port > 65535) common::UsageError("--port must be in 1..65535");
+  // OpenSSL writes with write(2), not send(MSG_NOSIGNAL): a server that vanished must be an
+  // error to report, not a signal that kills us.
+  signal(SIGPIPE, SIG_IGN);
   if (FLAGS_timeout_ms < 1) common::UsageError("--timeout_ms must be positive");
   if (FLAGS_tls || !FLAGS_tls_ca.empty() || !FLAGS_tls_cert.empty() || !FLAGS_tls_key.empty() ||
       !FLAGS_tls_server_name.empty()) {

@@ -114,12 +114,12 @@ class Connection : public common::Watcher {
     return (state_ == ConnectionState::kProbation || state_ == ConnectionState::kOpen) &&
            !memory_paused && !handshaking();
   }
-  // Memory held for this connection: input not yet answered, replies not yet written or held
-  // in order, counting the room of their buffers (what --max_buffer_memory bounds,
-  // server/memory_budget.h).
+  // Memory held for this connection: input not yet answered (on TLS, also what OpenSSL has
+  // read ahead), replies not yet written or held in order, counting the room of their buffers
+  // (what --max_buffer_memory bounds, server/memory_budget.h).
   int64_t HeldBytes() const {
     return static_cast<int64_t>(decoder.resident_bound() + output.resident_bound() +
-                                order.held_bytes());
+                                order.held_bytes() + (tls_ != nullptr ? tls_->held_bytes() : 0));
   }
 
   int fd() const { return fd_; }

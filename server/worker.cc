@@ -155,7 +155,13 @@ void Worker::ReadAndServe(Connection* c) {
       ListIfTlsPending(c);
       return;
     case Connection::ReadResult::kNothing:
-      if (c->tls() != nullptr && c->tls()->wants_write()) UpdateInterest(c);  // for EPOLLOUT
+      if (c->tls() != nullptr) {
+        // Part of a record may have come: OpenSSL holds it, unseen by the decoder, so the
+        // frame timer and the budget must see it here.
+        UpdateFrameTimer(c, /*frame_taken=*/false);
+        Account(c);
+        if (!c->closed() && c->tls()->wants_write()) UpdateInterest(c);  // for EPOLLOUT
+      }
       return;
     case Connection::ReadResult::kEndOfStream:
       // The client has finished sending. Answer what it sent, then close (see Flush).

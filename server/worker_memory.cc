@@ -50,7 +50,7 @@ void Worker::Account(Connection* c) {
 }
 
 void Worker::EnforceBudget(Connection* grown) {
-  if (grown->reading() && grown->decoder.buffered_bytes() > 0) {
+  if (grown->reading() && (grown->decoder.buffered_bytes() > 0 || grown->tls_pending())) {
     grown->memory_paused = true;
     memory_paused_.push_back(grown);
     stats_.reads_paused_memory.Add(1);

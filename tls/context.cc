@@ -7,11 +7,10 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "tls/stream.h"
 
 namespace tls {
 namespace {
-
-constexpr size_t kReadAheadBytes = 64 << 10;
 
 absl::Status FileError(absl::string_view flag, absl::string_view file, absl::string_view what) {
   return absl::InvalidArgumentError(
@@ -37,7 +36,7 @@ SSL_CTX* NewContext(const SSL_METHOD* method) {
   // With SSL_MODE_RELEASE_BUFFERS the buffer is freed whenever it is empty, so an idle
   // connection holds none.
   SSL_CTX_set_read_ahead(ctx, 1);
-  SSL_CTX_set_default_read_buffer_len(ctx, kReadAheadBytes);
+  SSL_CTX_set_default_read_buffer_len(ctx, Stream::kReadAheadBytes);
   return ctx;
 }
 

@@ -33,22 +33,26 @@ const char* FailureName(Failure failure) {
   return "unknown";
 }
 
-std::unique_ptr<Stream> Stream::Accept(const Context& context, int fd) {
+// An SSL object on `fd`, or null.
+static SSL* NewSsl(const Context& context, int fd) {
   SSL* ssl = SSL_new(context.get());
-  if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
+  if (ssl != nullptr && SSL_set_fd(ssl, fd) != 1) {
     SSL_free(ssl);
     return nullptr;
   }
+  return ssl;
+}
+
+std::unique_ptr<Stream> Stream::Accept(const Context& context, int fd) {
+  SSL* ssl = NewSsl(context, fd);
+  if (ssl == nullptr) return nullptr;
   SSL_set_accept_state(ssl);
   return std::unique_ptr<Stream>(new Stream(ssl));
 }
 
 std::unique_ptr<Stream> Stream::Connect(const Context& context, int fd) {
-  SSL* ssl = SSL_new(context.get());
-  if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
-    SSL_free(ssl);
-    return nullptr;
-  }
+  SSL* ssl = NewSsl(context, fd);
+  if (ssl == nullptr) return nullptr;
   SSL_set_connect_state(ssl);
   const std::string& name = context.server_name();
   if (IsIpAddress(name)) {

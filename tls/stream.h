@@ -53,6 +53,8 @@ class Stream {
  public:
   // The largest plaintext in one TLS record: Read() takes a whole record when given this much.
   static constexpr size_t kMaxRecordBytes = 16384;
+  // OpenSSL reads ahead into a buffer this large (tls/context.cc).
+  static constexpr size_t kReadAheadBytes = 64 << 10;
 
   static std::unique_ptr<Stream> Accept(const Context& context, int fd);
   static std::unique_ptr<Stream> Connect(const Context& context, int fd);
@@ -70,6 +72,10 @@ class Stream {
   // Whether bytes read from the socket wait inside OpenSSL (a Read() would return some without
   // the socket becoming readable).
   bool pending() const;
+  // At most what OpenSSL holds for this stream now beyond its fixed state: the read-ahead
+  // buffer while it holds bytes (records not yet returned, or part of one), else nothing. For
+  // a memory budget.
+  size_t held_bytes() const { return pending() ? kReadAheadBytes : 0; }
   // Whether the last call stopped because the socket must become writable.
   bool wants_write() const { return wants_write_; }
   Failure failure() const { return failure_; }
