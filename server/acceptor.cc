@@ -6,8 +6,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/clock.h"
 #include "common/thread_name.h"
 #include "glog/logging.h"
@@ -26,7 +28,7 @@ class Acceptor::ListenerWatcher : public common::Watcher {
  public:
   ListenerWatcher(Acceptor* acceptor, const Listener* listener)
       : acceptor_(acceptor), listener_(listener) {}
-  void OnEvents(uint32_t) override { acceptor_->AcceptFrom(*listener_); }
+  void OnEvents(uint32_t) override { acceptor_->AcceptFrom(*listener_, kMaxAcceptsPerEvent); }
 
  private:
   Acceptor* const acceptor_;
@@ -86,9 +88,20 @@ int64_t Acceptor::AfterTurn(int64_t now_ns) {
   return common::EventLoop::kNoDeadline;
 }
 
-void Acceptor::AcceptFrom(const Listener& listener) {
+void Acceptor::AcceptWaiting() {
+  absl::Notification done;
+  if (!thread_.joinable() || !loop_.Post([this, &done] {
+        for (const Listener& l : listeners_) AcceptFrom(l, std::numeric_limits<int>::max());
+        done.Notify();
+      })) {
+    return;
+  }
+  done.WaitForNotification();
+}
+
+void Acceptor::AcceptFrom(const Listener& listener, int max_accepts) {
   if (paused_until_ns_ != 0) return;  // events of this turn, from before the pause
-  for (int accepted = 0; accepted < kMaxAcceptsPerEvent; ++accepted) {
+  for (int accepted = 0; accepted < max_accepts; ++accepted) {
     const int fd = accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) {

@@ -45,6 +45,11 @@ class Acceptor {
 
   absl::Status Start(std::vector<Listener> listeners);
 
+  // Thread-safe. Accepts every connection already waiting in the listeners' queues, hands
+  // each over, and returns once they are handed over. Shutdown calls it before the workers
+  // drain: a client that connected before the signal is served, not reset by the kernel when
+  // a listener closes with it still queued (or closed unread by a worker that has finished).
+  void AcceptWaiting();
   // Thread-safe. Stops accepting, closes the listening sockets and joins the thread.
   void Stop();
 
@@ -52,7 +57,8 @@ class Acceptor {
   class ListenerWatcher;
 
   int64_t AfterTurn(int64_t now_ns);
-  void AcceptFrom(const Listener& listener);
+  // Accepts up to `max_accepts` connections of `listener`.
+  void AcceptFrom(const Listener& listener, int max_accepts);
   void Refuse(int fd);
   absl::Status SetListening(bool on);
 

@@ -64,6 +64,7 @@ void Server::Shutdown() {
   // at once), rather than reset by the kernel in a closed listener's queue.
   const int64_t deadline =
       common::MonotonicNanos() + absl::ToInt64Nanoseconds(options_.shutdown_grace);
+  if (acceptor_) acceptor_->AcceptWaiting();  // handed over before the workers drain
   for (auto& worker : workers_) worker->Drain(deadline);
   for (auto& worker : workers_) worker->Join();
   if (acceptor_) acceptor_->Stop();
