@@ -89,47 +89,25 @@ absl::Status Client::Handshake(const tls::Context& context, const tls::Stream::S
   if (tls_ == nullptr) return absl::InternalError("cannot start TLS: " + tls::TakeErrors());
   tls_->set_session(resume);
   while (true) {
-    switch (tls_->Handshake()) {
-      case tls::Progress::kDone:
-        return absl::OkStatus();
-      case tls::Progress::kWantRead:
-        if (absl::Status s = WaitFor(POLLIN, deadline_ns, "in the TLS handshake with"); !s.ok()) {
-          return s;
-        }
-        break;
-      case tls::Progress::kWantWrite:
-        if (absl::Status s = WaitFor(POLLOUT, deadline_ns, "in the TLS handshake with"); !s.ok()) {
-          return s;
-        }
-        break;
-      default:
-        return absl::UnavailableError(
-            absl::StrCat("TLS handshake with ", address_, " failed: ", tls_->error()));
+    const tls::Progress progress = tls_->Handshake();
+    if (progress == tls::Progress::kDone) return absl::OkStatus();
+    if (progress != tls::Progress::kWantRead && progress != tls::Progress::kWantWrite) {
+      return absl::UnavailableError(
+          absl::StrCat("TLS handshake with ", address_, " failed: ", tls_->error()));
+    }
+    const short events = progress == tls::Progress::kWantRead ? POLLIN : POLLOUT;
+    if (absl::Status s = WaitFor(events, deadline_ns, "in the TLS handshake with"); !s.ok()) {
+      return s;
     }
   }
 }
 
 ssize_t Client::ReadSome(char* data, size_t size) {
-  if (tls_ == nullptr) return read(fd_, data, size);
-  // Record by record while a whole one fits (tls/stream.h), as one read(2) would take them all.
-  tls::Progress progress = tls::Progress::kDone;
-  size_t n = 0;
-  while (size - n >= tls::Stream::kMaxRecordBytes && progress == tls::Progress::kDone) {
-    n += tls_->Read(data + n, size - n, &progress);
-  }
-  if (n > 0) return n;
-  if (progress == tls::Progress::kEnd) return 0;
-  errno = progress == tls::Progress::kFailed ? EPROTO : EAGAIN;
-  return -1;
+  return tls_ == nullptr ? read(fd_, data, size) : tls_->ReadSome(data, size);
 }
 
 ssize_t Client::WriteSome(const char* data, size_t size) {
-  if (tls_ == nullptr) return send(fd_, data, size, MSG_NOSIGNAL);
-  tls::Progress progress;
-  const size_t n = tls_->Write(data, size, &progress);
-  if (n > 0) return n;
-  errno = progress == tls::Progress::kFailed ? EPIPE : EAGAIN;
-  return -1;
+  return tls_ == nullptr ? send(fd_, data, size, MSG_NOSIGNAL) : tls_->WriteSome(data, size);
 }
 
 // A TLS server that refuses a client's certificate says why in an alert and closes; with TLS

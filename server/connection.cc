@@ -46,22 +46,16 @@ ssize_t SendTls(tls::Stream& stream, const protocol::OutputQueue& output) {
   absl::string_view parts[kMaxSendParts];
   const int count = output.Peek(parts, kMaxSendParts);
   ssize_t total = 0;
-  tls::Progress progress = tls::Progress::kDone;
-  for (int i = 0; i < count && progress == tls::Progress::kDone; ++i) {
+  for (int i = 0; i < count; ++i) {
     for (size_t done = 0; done < parts[i].size();) {
-      const size_t n = stream.Write(parts[i].data() + done, parts[i].size() - done, &progress);
-      if (n == 0) break;
+      const ssize_t n = stream.WriteSome(parts[i].data() + done, parts[i].size() - done);
+      if (n < 0) return total > 0 ? total : -1;  // errno says why
       done += n;
       total += n;
     }
   }
-  if (total > 0 || progress == tls::Progress::kDone) return total;
-  errno = progress == tls::Progress::kFailed ? EPIPE : EAGAIN;
-  return -1;
+  return total;
 }
-
-// A TLS read asks for at least one whole record (tls/stream.h).
-constexpr size_t kTlsReadMin = tls::Stream::kMaxRecordBytes;
 
 }  // namespace
 
@@ -109,26 +103,10 @@ Connection::ReadResult Connection::Read(char* scratch, size_t scratch_bytes, int
 }
 
 ssize_t Connection::Receive(char* data, size_t size) {
-  if (tls_ == nullptr) return read(fd_, data, size);
-  // Record by record while a whole one fits. What is left either stays in the socket, where
-  // the loop's next readiness event finds it, or waits inside OpenSSL (tls_pending()), where
-  // the worker looks for it (its ready list).
-  size_t got = 0;
-  tls::Progress progress = tls::Progress::kDone;
-  while (size - got >= kTlsReadMin && progress == tls::Progress::kDone) {
-    got += tls_->Read(data + got, size - got, &progress);
-  }
-  if (got > 0) return got;
-  switch (progress) {
-    case tls::Progress::kEnd:
-      return 0;
-    case tls::Progress::kFailed:
-      errno = EPROTO;
-      return -1;
-    default:
-      errno = EAGAIN;
-      return -1;
-  }
+  // On TLS, what is left either stays in the socket, where the loop's next readiness event
+  // finds it, or waits inside OpenSSL (tls_pending()), where the worker looks for it (its
+  // ready list).
+  return tls_ == nullptr ? read(fd_, data, size) : tls_->ReadSome(data, size);
 }
 
 ssize_t Connection::Send() {

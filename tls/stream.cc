@@ -100,6 +100,26 @@ size_t Stream::Write(const char* data, size_t size, Progress* progress) {
   return 0;
 }
 
+ssize_t Stream::ReadSome(char* data, size_t size) {
+  size_t got = 0;
+  Progress progress = Progress::kDone;
+  while (size - got >= kMaxRecordBytes && progress == Progress::kDone) {
+    got += Read(data + got, size - got, &progress);
+  }
+  if (got > 0) return static_cast<ssize_t>(got);
+  if (progress == Progress::kEnd) return 0;
+  errno = progress == Progress::kFailed ? EPROTO : EAGAIN;
+  return -1;
+}
+
+ssize_t Stream::WriteSome(const char* data, size_t size) {
+  Progress progress;
+  const size_t n = Write(data, size, &progress);
+  if (n > 0) return static_cast<ssize_t>(n);
+  errno = progress == Progress::kFailed ? EPIPE : EAGAIN;
+  return -1;
+}
+
 bool Stream::pending() const { return SSL_has_pending(ssl_) == 1; }
 
 Progress Stream::Classify(int result) {

@@ -20,6 +20,8 @@
 #ifndef TLS_STREAM_H_
 #define TLS_STREAM_H_
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -68,6 +70,13 @@ class Stream {
   // Plain bytes in and out. Both return how many moved (0 with `*progress` saying why).
   size_t Read(char* data, size_t size, Progress* progress);
   size_t Write(const char* data, size_t size, Progress* progress);
+
+  // The same with read(2)'s and send(2)'s results, for code written against them: bytes
+  // moved, 0 at the end of the stream (ReadSome), or -1 with errno EAGAIN (wait for the
+  // socket), EPROTO (ReadSome) or EPIPE (WriteSome) when the connection failed. ReadSome takes
+  // record after record while a whole one fits, as one read(2) would take all there is.
+  ssize_t ReadSome(char* data, size_t size);
+  ssize_t WriteSome(const char* data, size_t size);
 
   // Whether bytes read from the socket wait inside OpenSSL (a Read() would return some without
   // the socket becoming readable).
