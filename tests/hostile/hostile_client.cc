@@ -8,9 +8,7 @@
 // server's peak RSS during the attack, its open descriptors before and after (once the attack
 // has ended and the server has closed what it should), and the counters the attack moved.
 #include <dirent.h>
-#include <netinet/in.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -19,7 +17,6 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,8 +27,7 @@
 #include "common/cli.h"
 #include "common/latency_histogram.h"
 #include "gflags/gflags.h"
-#include "protocol/buffer.h"
-#include "protocol/frame.h"
+#include "tests/hostile/attacks.h"
 
 DEFINE_int32(port, 8080, "Server port on 127.0.0.1.");
 DEFINE_int32(stats_port, 8081, "The server's --stats_port.");
@@ -55,7 +51,7 @@ DEFINE_int32(attacker_nice, 0,
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using hostile::Clock;
 constexpr const char* kHost = "127.0.0.1";  // never anything else
 
 int64_t ProcField(const std::string& file, const std::string& field) {
@@ -120,151 +116,11 @@ ProbeResult Probe(const std::atomic<bool>& stop) {
   return result;
 }
 
-int Connect(bool nonblocking) {
-  const int fd = socket(AF_INET, SOCK_STREAM | (nonblocking ? SOCK_NONBLOCK : 0), 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(FLAGS_port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 && errno != EINPROGRESS) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-void Reset(int fd) {
-  const linger l{1, 0};
-  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-  close(fd);
-}
-
 // Set when the server's RSS passed --rss_cap_mb: every attack stops.
 std::atomic<bool> rss_cap_reached{false};
 
-bool Expired(Clock::time_point end) { return rss_cap_reached || Clock::now() >= end; }
-
-int Connections(int scenario_default) {
-  return FLAGS_connections > 0 ? FLAGS_connections : scenario_default;
-}
-
-// 1,000 connections, each sending its frame one byte every 2 s.
-void Slowloris(Clock::time_point end) {
-  protocol::Buffer frame;
-  protocol::AppendFrame(std::string(100, 's'), &frame);
-  std::vector<int> fds;
-  for (int i = 0; i < Connections(1000); ++i) fds.push_back(Connect(false));
-  for (size_t byte = 0; !Expired(end); ++byte) {
-    for (int& fd : fds) {
-      if (fd < 0) continue;
-      if (send(fd, frame.data() + byte % frame.size(), 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
-          errno != EAGAIN) {
-        close(fd);  // the server closed it (frame timeout): that is the defence working
-        fd = -1;
-      }
-    }
-    for (int i = 0; i < 20 && !Expired(end); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  for (int fd : fds) if (fd >= 0) close(fd);
-}
-
-// 100 clients pipelining 1 MiB frames and never reading a reply.
-void NonReader(Clock::time_point end) {
-  protocol::Buffer frame;
-  protocol::AppendFrame(std::string(1 << 20, 'n'), &frame);
-  std::vector<int> fds;
-  std::vector<size_t> offsets(Connections(100), 0);
-  for (size_t i = 0; i < offsets.size(); ++i) fds.push_back(Connect(true));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  while (!Expired(end)) {
-    for (size_t i = 0; i < fds.size(); ++i) {
-      const ssize_t n = send(fds[i], frame.data() + offsets[i], frame.size() - offsets[i],
-                             MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) offsets[i] = (offsets[i] + n) % frame.size();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  for (int fd : fds) Reset(fd);
-}
-
-// 100 clients sending random bytes, reconnecting whenever the server hangs up.
-void Garbage(Clock::time_point end) {
-  std::mt19937 rng(1);
-  std::vector<int> fds(Connections(100), -1);
-  // Drawn from once, so that making garbage does not cost the attacker a core of its own.
-  std::string pool(1 << 20, '\0');
-  for (char& ch : pool) ch = static_cast<char>(rng());
-  while (!Expired(end)) {
-    for (int& fd : fds) {
-      if (fd < 0) fd = Connect(false);
-      if (fd < 0) continue;
-      const size_t size = 1 + rng() % 4096;
-      if (send(fd, pool.data() + rng() % (pool.size() - size), size, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
-          errno != EAGAIN) {
-        close(fd);
-        fd = -1;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  for (int fd : fds) if (fd >= 0) close(fd);
-}
-
-// Connect and reset at once, --churn_cycles times (bounded by --attack_s x 5 as well).
-void Churn(Clock::time_point end) {
-  const auto hard_end = end + (end - Clock::now()) * 4;
-  for (int i = 0; i < FLAGS_churn_cycles && !Expired(hard_end); ++i) {
-    const int fd = Connect(false);
-    if (fd >= 0) Reset(fd);
-  }
-}
-
-// 1,000 connections, each declaring a 16,000,000-byte frame, sending its first 15 MiB as fast
-// as the server takes them, and then holding: a server that buffers partial frames without a
-// server-wide bound holds 15 GB. A connection the server closes stays closed.
-void Partial(Clock::time_point end) {
-  constexpr uint32_t kDeclared = 16'000'000;
-  constexpr size_t kSent = size_t{15} << 20;
-  std::string chunk(256 << 10, 'p');
-  const uint32_t header = htonl(kDeclared);
-  std::vector<int> fds;
-  std::vector<size_t> sent(Connections(1000), 0);
-  for (size_t i = 0; i < sent.size(); ++i) {
-    const int fd = Connect(true);
-    if (fd >= 0 && send(fd, &header, sizeof(header), MSG_NOSIGNAL) != sizeof(header)) {
-      close(fd);
-      fds.push_back(-1);
-      continue;
-    }
-    fds.push_back(fd);
-  }
-  while (!Expired(end)) {
-    bool progress = false;
-    for (size_t i = 0; i < fds.size(); ++i) {
-      if (fds[i] < 0 || sent[i] >= kSent) continue;
-      const ssize_t n = send(fds[i], chunk.data(), std::min(chunk.size(), kSent - sent[i]),
-                             MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) {
-        sent[i] += n;
-        progress = true;
-      } else if (n < 0 && errno != EAGAIN) {
-        close(fds[i]);  // closed by the server: the budget at work
-        fds[i] = -1;
-      }
-    }
-    if (!progress) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  for (int fd : fds) if (fd >= 0) Reset(fd);
-}
-
-// One client that connects and says nothing.
-void Silent(Clock::time_point end) {
-  const int fd = Connect(false);
-  while (!Expired(end)) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  if (fd >= 0) close(fd);
-}
-
-void Run(const std::string& name, void (*attack)(Clock::time_point)) {
+void Run(const hostile::Scenario& scenario) {
+  const std::string name = scenario.name;
   std::printf("\n== %s\n", name.c_str());
   const auto seconds = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(FLAGS_attack_s));
   std::atomic<bool> stop{false};
@@ -290,7 +146,11 @@ void Run(const std::string& name, void (*attack)(Clock::time_point)) {
   const auto attack_start = Clock::now();
   std::thread attacker([&] {
     if (FLAGS_attacker_nice != 0) setpriority(PRIO_PROCESS, syscall(SYS_gettid), FLAGS_attacker_nice);
-    attack(attack_start + seconds);
+    scenario.attack({.port = FLAGS_port,
+                     .connections = FLAGS_connections,
+                     .churn_cycles = FLAGS_churn_cycles,
+                     .stop_early = &rss_cap_reached},
+                    attack_start + seconds);
   });
   std::thread timer([&] { attacker.join(); stop = true; });
   const ProbeResult loud = Probe(stop);
@@ -341,13 +201,10 @@ int main(int argc, char** argv) {
   if (FLAGS_connections < 0 || FLAGS_connections > 20000) common::UsageError("--connections must be in [0, 20000]");
   if (FLAGS_rss_cap_mb < 64) common::UsageError("--rss_cap_mb must be at least 64");
   if (FLAGS_attacker_nice < 0 || FLAGS_attacker_nice > 19) common::UsageError("--attacker_nice must be in [0, 19]");
-  const std::vector<std::pair<std::string, void (*)(Clock::time_point)>> scenarios = {
-      {"slowloris", Slowloris}, {"nonreader", NonReader}, {"garbage", Garbage},
-      {"churn", Churn},         {"silent", Silent},        {"partial", Partial}};
   bool ran = false;
-  for (const auto& [name, attack] : scenarios) {
-    if (FLAGS_scenario == "all" || FLAGS_scenario == name) {
-      Run(name, attack);
+  for (const hostile::Scenario& scenario : hostile::Scenarios()) {
+    if (FLAGS_scenario == "all" || FLAGS_scenario == scenario.name) {
+      Run(scenario);
       ran = true;
     }
   }
