@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -15,7 +16,9 @@ namespace common {
 namespace {
 // Events taken from the kernel per turn.
 constexpr int kMaxEventsPerTurn = 256;
+
 }  // namespace
+
 
 TaskQueue::TaskQueue() : wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
@@ -57,23 +60,58 @@ EventLoop::EventLoop() : tasks_(std::make_shared<TaskQueue>()) {}
 
 EventLoop::~EventLoop() { tasks_->Close(); }
 
-absl::Status EventLoop::Init() {
+absl::Status EventLoop::Init(IoBackend backend) {
   if (tasks_->wake_fd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
   if (absl::Status status = poller_.Init(); !status.ok()) return status;
+  if (backend == IoBackend::kIoUring) {
+    absl::StatusOr<std::unique_ptr<Uring>> uring = Uring::Create();
+    if (uring.ok()) {
+      uring_ = *std::move(uring);
+      uring_->WatchReadable(tasks_->wake_fd_, this, /*multishot=*/true);
+      uring_->WatchReadable(poller_.fd(), &poller_ready_, /*multishot=*/false);
+      return absl::OkStatus();
+    }
+    static std::atomic<bool> logged{false};
+    if (!logged.exchange(true)) {
+      LOG(WARNING) << "io_uring cannot be set up (" << uring.status().message()
+                   << "); using epoll";
+    }
+  }
   return poller_.Set(tasks_->wake_fd_, EPOLLIN, this, /*registered=*/false);
 }
 
 void EventLoop::Run(const TurnCallback& turn) {
   thread_id_ = std::this_thread::get_id();
-  epoll_event events[kMaxEventsPerTurn];
+  if (uring_ != nullptr) {  // the ring's one submitter is this thread
+    const absl::Status enabled = uring_->Enable();
+    CHECK(enabled.ok()) << enabled;
+  }
   int64_t deadline_ns = 0;  // the first turn runs at once
   while (!quit_) {
-    const int n = poller_.Wait(events, kMaxEventsPerTurn, WaitMillis(deadline_ns));
-    now_ns_ = MonotonicNanos();
-    for (int i = 0; i < n; ++i) Poller::WatcherOf(events[i])->OnEvents(events[i].events);
+    const int n = WaitAndDispatch(WaitMillis(deadline_ns));
     deadline_ns = turn(now_ns_, n);
   }
   tasks_->Close();
+}
+
+int EventLoop::WaitAndDispatch(int timeout_ms) {
+  if (uring_ == nullptr) {
+    epoll_event events[kMaxEventsPerTurn];
+    const int n = poller_.Wait(events, kMaxEventsPerTurn, timeout_ms);
+    now_ns_ = MonotonicNanos();  // the turn's time is the wake-up's, before any watcher runs
+    for (int i = 0; i < n; ++i) Poller::WatcherOf(events[i])->OnEvents(events[i].events);
+    return n;
+  }
+  uring_->SubmitAndWait(timeout_ms);
+  now_ns_ = MonotonicNanos();
+  return uring_->Dispatch();
+}
+
+// The ring said the epoll set is readable: take its events without waiting.
+void EventLoop::PollerReady::OnEvents(uint32_t) {
+  epoll_event events[kMaxEventsPerTurn];
+  const int n = poller_->Wait(events, kMaxEventsPerTurn, 0);
+  for (int i = 0; i < n; ++i) Poller::WatcherOf(events[i])->OnEvents(events[i].events);
 }
 
 void EventLoop::Quit() {

@@ -5,6 +5,12 @@
 // Descriptors are registered on poller() with a Watcher; Post() hands work to the loop thread
 // from any thread (a locked queue plus an eventfd wake-up).
 //
+// Two backends (docs/DESIGN.md, "The io_uring backend"). On epoll, each turn waits in
+// epoll_wait. On io_uring (Init(IoBackend::kIoUring)), each turn is one io_uring_enter that
+// submits the turn's operations and waits; the epoll set and the wake-up are watched through
+// the ring, and uring() offers sockets completion-based receives and sends. Where io_uring
+// cannot be set up, Init logs one line (once per process) and the loop runs on epoll.
+//
 //   EventLoop loop;
 //   CHECK_OK(loop.Init());
 //   loop.poller().Set(fd, EPOLLIN, &watcher, false);
@@ -25,7 +31,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/io_backend.h"
 #include "common/poller.h"
+#include "common/uring.h"
 
 namespace common {
 
@@ -68,8 +76,13 @@ class EventLoop : private Watcher {
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
-  absl::Status Init();
+  // Sets up the loop on `backend`, or on epoll if io_uring cannot be set up (see backend()).
+  absl::Status Init(IoBackend backend = IoBackend::kEpoll);
+  // The backend Init() settled on.
+  IoBackend backend() const { return uring_ != nullptr ? IoBackend::kIoUring : IoBackend::kEpoll; }
   Poller& poller() { return poller_; }
+  // On io_uring: completion-based socket I/O for the loop thread. Null on epoll.
+  Uring* uring() { return uring_.get(); }
 
   // Any thread. False if the loop has stopped (the task is dropped).
   bool Post(std::function<void()> task) { return tasks_->Post(std::move(task)); }
@@ -86,10 +99,23 @@ class EventLoop : private Watcher {
   int64_t now_ns() const { return now_ns_; }
 
  private:
+  // The epoll set, watched through the ring on io_uring: dispatches its ready events.
+  class PollerReady : public Watcher {
+   public:
+    explicit PollerReady(Poller* poller) : poller_(poller) {}
+    void OnEvents(uint32_t) override;
+
+   private:
+    Poller* const poller_;
+  };
+
   void OnEvents(uint32_t events) override;  // the wake-up descriptor: run the posted tasks
   int WaitMillis(int64_t deadline_ns) const;
+  int WaitAndDispatch(int timeout_ms);  // returns the number of events or completions
 
   Poller poller_;
+  PollerReady poller_ready_{&poller_};
+  std::unique_ptr<Uring> uring_;
   std::shared_ptr<TaskQueue> tasks_;
   std::thread::id thread_id_;
   int64_t now_ns_ = 0;

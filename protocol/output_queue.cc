@@ -7,7 +7,7 @@
 namespace protocol {
 
 Buffer& OutputQueue::BufferForNextReply() {
-  if (segments_.back().size() >= segment_bytes_) {
+  if (segments_.back().size() >= segment_bytes_ || (pinned_ && !segments_.back().empty())) {
     sealed_bytes_ += segments_.back().size();
     segments_.emplace_back();
   }

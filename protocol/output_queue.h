@@ -56,6 +56,12 @@ class OutputQueue {
   // Drops `n` bytes from the front. Requires n <= size().
   void Consume(size_t n);
 
+  // While the kernel sends the pending bytes from where they are (an io_uring send), they must
+  // not move: a pinned queue starts a new segment for the next reply instead of growing or
+  // sliding the back one. Unpin when the send has completed.
+  void Pin() { pinned_ = true; }
+  void Unpin() { pinned_ = false; }
+
   // Drops everything and keeps one segment, with its allocation only if at most
   // `keep_capacity` bytes (see Buffer::Clear).
   void Clear(size_t keep_capacity = 0);
@@ -69,6 +75,7 @@ class OutputQueue {
   // costs no allocation.
   absl::InlinedVector<Buffer, 1> segments_;
   size_t sealed_bytes_ = 0;      // bytes in all segments but the back one
+  bool pinned_ = false;
 };
 
 }  // namespace protocol

@@ -87,8 +87,10 @@ Connection::~Connection() { Close(); }
 Connection::ReadResult Connection::Read(char* scratch, size_t scratch_bytes, int64_t* bytes) {
   ssize_t n;
   size_t missing = 0;
-  char* in_place = decoder.ReadSpace(&missing);
-  if (in_place != nullptr && missing >= kReadInPlaceMinBytes) {
+  if (completions_ != nullptr) {
+    n = completions_->Receive();  // the bytes are in the decoder already
+  } else if (char* in_place = decoder.ReadSpace(&missing);
+             in_place != nullptr && missing >= kReadInPlaceMinBytes) {
     // The rest of a large frame: straight into its place, not through the shared buffer.
     n = Receive(in_place, std::min(missing, scratch_bytes));
     if (n > 0) decoder.CommitRead(n);
@@ -104,7 +106,7 @@ Connection::ReadResult Connection::Read(char* scratch, size_t scratch_bytes, int
 
 ssize_t Connection::Receive(char* data, size_t size) {
   // On TLS, what is left either stays in the socket, where the loop's next readiness event
-  // finds it, or waits inside OpenSSL (tls_pending()), where the worker looks for it (its
+  // finds it, or waits inside OpenSSL (input_pending()), where the worker looks for it (its
   // ready list).
   return tls_ == nullptr ? read(fd_, data, size) : tls_->ReadSome(data, size);
 }
@@ -115,7 +117,12 @@ ssize_t Connection::Send() {
 
 bool Connection::Flush(int64_t* bytes) {
   *bytes = 0;
-  if (!output.empty()) {
+  if (completions_ != nullptr) {
+    // The output is consumed as sends complete; this reports them and asks for the next.
+    const ssize_t n = completions_->Send();
+    if (n < 0 && !WouldBlock(errno)) return false;
+    *bytes = std::max<ssize_t>(n, 0);
+  } else if (!output.empty()) {
     const ssize_t n = Send();
     if (n < 0 && !WouldBlock(errno)) return false;
     if (n > 0) {
@@ -125,6 +132,16 @@ bool Connection::Flush(int64_t* bytes) {
   }
   if (output.empty()) output.Clear(kKeepOutputCapacity);
   return true;
+}
+
+void Connection::FlushNow() {
+  if (completions_ != nullptr && !completions_->sending()) {
+    const ssize_t n = SendPlain(fd_, output);  // no send of the ring's is in flight to overtake
+    if (n > 0) output.Consume(n);
+    return;
+  }
+  int64_t bytes = 0;
+  Flush(&bytes);
 }
 
 DispatchResult Connection::Serve(const DispatchLimits& limits, LaterAnswers* later) {
@@ -142,6 +159,7 @@ void Connection::Close() {
   if (state_ == ConnectionState::kClosed) return;
   state_ = ConnectionState::kClosed;
   if (tls_ != nullptr) tls_->Shutdown();
+  if (completions_ != nullptr) completions_->Close();  // before close(): cancels by the ring
   close(fd_);
   if (link_ != nullptr) link_->Cut();
 }

@@ -8,6 +8,9 @@
 //        |                        |
 //        +-------- EOF -----------+--> kPeerClosed (answer what came, then close) --> kClosed
 //
+// On the io_uring backend, once off probation, a plain-text connection reads and writes by
+// completions (server/completion_io.h) instead of readiness; Read and Flush mean the same.
+//
 // On a TLS listener it first completes the handshake (Handshake) and reads and writes through
 // the TLS stream; its handler is made once the handshake has said who the client is.
 //
@@ -25,9 +28,11 @@
 #include <string>
 
 #include "common/poller.h"
+#include "common/uring.h"
 #include "handlers/handler.h"
 #include "protocol/frame_decoder.h"
 #include "protocol/output_queue.h"
+#include "server/completion_io.h"
 #include "server/dispatch.h"
 #include "server/reply_order.h"
 #include "server/served_handler.h"
@@ -71,7 +76,11 @@ class Connection : public common::Watcher {
   // through `scratch`, a buffer the worker shares among its connections). `*bytes` is how much.
   ReadResult Read(char* scratch, size_t scratch_bytes, int64_t* bytes);
   // Writes what the socket takes of the output; false on a write error. `*bytes` is how much.
+  // On completions, asks for a send and reports the sends completed since the last call.
   bool Flush(int64_t* bytes);
+  // Best effort before closing (the grace deadline): what the socket takes now, never waiting
+  // for a completion.
+  void FlushNow();
   // Answers the complete frames buffered (server/dispatch.h).
   DispatchResult Serve(const DispatchLimits& limits, LaterAnswers* later);
 
@@ -79,16 +88,31 @@ class Connection : public common::Watcher {
   void set_tls(std::unique_ptr<tls::Stream> stream) { tls_ = std::move(stream); }
   const tls::Stream* tls() const { return tls_.get(); }
   bool handshaking() const { return tls_ != nullptr && !tls_->handshake_done(); }
-  // TLS read ahead: bytes wait inside OpenSSL that no readiness event will announce.
-  bool tls_pending() const { return tls_ != nullptr && tls_->pending(); }
+  // Input waits inside the connection that no readiness event will announce: bytes OpenSSL
+  // read ahead, or completions that came while the connection was not read.
+  bool input_pending() const {
+    return (tls_ != nullptr && tls_->pending()) ||
+           (completions_ != nullptr && completions_->input_pending());
+  }
   tls::Progress Handshake() { return tls_->Handshake(); }
   void set_handler(std::unique_ptr<handlers::Handler> handler) {
     handler_ = handler.get();
     owned_handler_ = std::move(handler);
   }
 
-  // Closes the descriptor (which also leaves every epoll set) and cuts the link: answers that
-  // arrive later are discarded.
+  // io_uring: from now on reads and writes are completions on `uring`. The descriptor must be
+  // in no epoll set.
+  void UseCompletions(common::Uring* uring) {
+    completions_ = std::make_unique<CompletionIo>(fd_, uring, &decoder, &output, this);
+  }
+  bool uses_completions() const { return completions_ != nullptr; }
+  // Completions: arms or cancels the receive (the readiness path's EPOLLIN interest).
+  void SetReceiving(bool wanted) { completions_->SetReceiving(wanted); }
+  // The kernel holds no operation of this connection: it may be freed.
+  bool io_idle() const { return completions_ == nullptr || completions_->Idle(); }
+
+  // Closes the descriptor (which also leaves every epoll set, and cancels operations in
+  // flight) and cuts the link: answers that arrive later are discarded.
   void Close();
 
   // Nothing received is left unanswered and nothing answered is left unsent. After a handler
@@ -171,6 +195,7 @@ class Connection : public common::Watcher {
   std::shared_ptr<ConnectionLink> link_;
   std::shared_ptr<SerialCalls> serial_calls_;  // shared with the pool task draining it
   std::unique_ptr<tls::Stream> tls_;           // null on a plain-text listener
+  std::unique_ptr<CompletionIo> completions_;  // null unless on the io_uring backend
   Owner* const owner_;  // not owned
 };
 

@@ -22,8 +22,20 @@ bool IsAddressLiteral(const char*, const std::string& value) {
       absl::StrCat("'", value, "' is not an IPv4 or IPv6 address literal"));
 }
 
+bool IsIoBackend(const char*, const std::string& value) {
+  common::IoBackend backend;
+  if (common::ParseIoBackend(value, &backend)) return true;
+  return common::internal::RefuseFlag(
+      absl::StrCat("'", value, "' is not an I/O backend: use epoll or io_uring"));
+}
+
 }  // namespace
 
+DEFINE_string(io, std::string(common::IoBackendName(kDefaults.io)),
+              "I/O backend of the workers: epoll or io_uring. Where io_uring cannot be set up "
+              "(old kernel, seccomp, kernel.io_uring_disabled), the server logs it and uses "
+              "epoll.");
+DEFINE_validator(io, &IsIoBackend);
 DEFINE_string(handler, server::kDefaultHandler,
               "Registered handler that answers requests (see --help's list).");
 DEFINE_string(bind, "127.0.0.1", "Address to listen on: an IPv4 or IPv6 literal (e.g. ::1).");
@@ -107,6 +119,7 @@ namespace server {
 ServerOptions OptionsFromFlags() {
   ServerOptions options;
   options.workers = FLAGS_workers;
+  common::ParseIoBackend(FLAGS_io, &options.io);  // validated above
   options.max_connections = FLAGS_max_connections;
   options.max_frame_bytes = FLAGS_max_frame_bytes;
   options.idle_timeout = absl::Milliseconds(FLAGS_idle_timeout_ms);

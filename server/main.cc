@@ -169,9 +169,11 @@ int main(int argc, char** argv) {
     server.AddListener({FLAGS_bind, FLAGS_stats_port, stats_served});
   }
   if (absl::Status status = server.Start(); !status.ok()) common::RuntimeError(status.message());
-  const server::ServerInfo info = DescribeServer(handler.name, options, server.port(0));
+  server::ServerInfo info = DescribeServer(handler.name, options, server.port(0));
+  info.config.emplace_back("io", common::IoBackendName(server.io_backend()));
   LOG(INFO) << "listening on " << common::HostPort(FLAGS_bind, server.port(0))
             << " handler=" << handler.name << " workers=" << server::WorkerCount(options)
+            << " io=" << common::IoBackendName(server.io_backend())
             << (stats_handler ? absl::StrCat(" stats=", common::HostPort(FLAGS_bind, server.port(1)))
                               : std::string());
   if (!FLAGS_stats_port_file.empty() && stats_handler != nullptr) {

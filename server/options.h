@@ -7,12 +7,16 @@
 #include <cstdint>
 
 #include "absl/time/time.h"
+#include "common/io_backend.h"
 #include "protocol/frame.h"
 
 namespace server {
 
 struct ServerOptions {
   int workers = 0;  // 0: one per CPU (see WorkerCount)
+  // The workers' I/O backend; io_uring falls back to epoll where it cannot be set up
+  // (docs/DESIGN.md, "The io_uring backend"; docs/BENCHMARKS.md for the default).
+  common::IoBackend io = common::IoBackend::kEpoll;
   int max_connections = 10000;
   uint32_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;
   absl::Duration idle_timeout = absl::Minutes(5);

@@ -23,6 +23,8 @@ void Server::AddDrainHook(std::function<void()> hook) { drain_hooks_.push_back(s
 
 void Server::AddStopHook(std::function<void()> hook) { stop_hooks_.push_back(std::move(hook)); }
 
+common::IoBackend Server::io_backend() const { return workers_.front()->io_backend(); }
+
 absl::Status Server::Start() {
   std::vector<Acceptor::Listener> listeners;
   auto fail = [&listeners](absl::Status status) {

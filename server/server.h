@@ -61,6 +61,9 @@ class Server {
 
   // The port listener `index` is bound to (after Start()).
   int port(int index) const { return ports_[index]; }
+  // After Start(): the I/O backend the workers run on (options' io, or epoll if io_uring could
+  // not be set up).
+  common::IoBackend io_backend() const;
 
   // Thread-safe: the statistics (stats.h), for the admin pages.
   const ServerStats& stats() const { return *stats_; }

@@ -48,7 +48,7 @@ Worker::~Worker() {
 }
 
 absl::Status Worker::Start() {
-  if (absl::Status status = loop_.Init(); !status.ok()) return status;
+  if (absl::Status status = loop_.Init(options_.io); !status.ok()) return status;
   if (absl::Status status = probation_.Init(&loop_.poller()); !status.ok()) return status;
   thread_ = std::thread([this] {
     common::NameThisThread(absl::StrCat("worker-", id_));
@@ -83,7 +83,7 @@ int64_t Worker::AfterTurn(int64_t now_ns, int events) {
   FreeClosed();
   memory_release_.MaybeRelease(now_ns, events);
   UpdatePendingOutputMax();
-  if (draining_ && connections_.empty()) loop_.Quit();
+  if (draining_ && connections_.empty() && closing_.empty()) loop_.Quit();
   return NextDeadlineNs();
 }
 
@@ -152,7 +152,7 @@ void Worker::ReadAndServe(Connection* c) {
       if (c->unanswered_since_ns == 0) c->unanswered_since_ns = common::MonotonicNanos();
       Serve(c);
       if (!c->closed()) Flush(c);
-      ListIfTlsPending(c);
+      ListIfInputPending(c);
       return;
     case Connection::ReadResult::kNothing:
       if (c->tls() != nullptr) {
@@ -196,6 +196,8 @@ void Worker::Serve(Connection* c) {
       probation_.poller().Remove(c->fd());
       c->registered = false;
       c->set_state(ConnectionState::kOpen);
+      // On io_uring, from here on by completions (TLS stays on readiness: OpenSSL does the I/O).
+      if (loop_.uring() != nullptr && c->tls() == nullptr) c->UseCompletions(loop_.uring());
     }
     stats_.frames_in.Add(result.frames);
     stats_.frames_out.Add(result.replies);
@@ -284,7 +286,7 @@ void Worker::MaybeResume(Connection* c) {
     return;
   }
   c->set_state(ConnectionState::kOpen);
-  if ((c->decoder.buffered_bytes() > 0 || c->tls_pending()) &&
+  if ((c->decoder.buffered_bytes() > 0 || c->input_pending()) &&
       !c->on_ready_list) {  // frames read before the pause
     c->on_ready_list = true;
     ready_.push_back(c);
@@ -293,6 +295,12 @@ void Worker::MaybeResume(Connection* c) {
 
 void Worker::UpdateInterest(Connection* c) {
   const uint32_t wanted = c->WantedEvents();
+  if (c->uses_completions()) {  // EPOLLIN: a receive armed; EPOLLOUT: output to send
+    c->SetReceiving(wanted & EPOLLIN);
+    if ((wanted & EPOLLOUT) && !(c->registered_events & EPOLLOUT)) writers_.push_back(c);
+    c->registered_events = wanted;
+    return;
+  }
   if (c->registered && c->registered_events == wanted) return;
   common::Poller& set =
       c->state() == ConnectionState::kProbation ? probation_.poller() : loop_.poller();
@@ -306,9 +314,10 @@ void Worker::UpdateInterest(Connection* c) {
   c->registered_events = wanted;
 }
 
-// Bytes OpenSSL read ahead get no readiness event: the ready list brings the connection back.
-void Worker::ListIfTlsPending(Connection* c) {
-  if (!c->closed() && c->reading() && c->tls_pending() && !c->on_ready_list) {
+// Bytes OpenSSL read ahead, or completions that came while the connection was not read, get no
+// event: the ready list brings the connection back.
+void Worker::ListIfInputPending(Connection* c) {
+  if (!c->closed() && c->reading() && c->input_pending() && !c->on_ready_list) {
     c->on_ready_list = true;
     ready_.push_back(c);
   }
@@ -321,7 +330,7 @@ void Worker::ServeReadyList() {
     if (c->closed()) continue;
     c->on_ready_list = false;
     if (c->state() == ConnectionState::kPaused) continue;  // re-listed when it resumes
-    if (c->reading() && c->tls_pending()) {
+    if (c->reading() && c->input_pending()) {
       ReadAndServe(c);  // what OpenSSL read ahead first, then the frames
     } else {
       Serve(c);

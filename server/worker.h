@@ -82,6 +82,9 @@ class Worker : private LateReplyReceiver, private Connection::Owner {
   // budget is exceeded (worker_memory.cc).
   void PostEviction();
 
+  // After Start(): the backend the loop settled on.
+  common::IoBackend io_backend() const { return loop_.backend(); }
+
  private:
   struct Handoff {
     int fd;
@@ -110,7 +113,7 @@ class Worker : private LateReplyReceiver, private Connection::Owner {
   void ExpireRequests();  // --handler_timeout_ms
 
   void ServeReadyList();
-  void ListIfTlsPending(Connection* c);
+  void ListIfInputPending(Connection* c);
 
   // Handlers and TLS handshakes (worker_tls.cc).
   void MakeHandler(Connection* c);
@@ -163,6 +166,8 @@ class Worker : private LateReplyReceiver, private Connection::Owner {
   std::vector<Connection*> writers_;  // connections waiting for EPOLLOUT
   std::vector<Connection*> late_flushes_;  // answered later this turn, to write at its end
   std::vector<std::unique_ptr<Connection>> closed_;
+  // Closed, but the kernel still holds operations of theirs (io_uring): freed once it does not.
+  std::vector<std::unique_ptr<Connection>> closing_;
   std::vector<Handoff> waiting_;  // handed over, adopted at most ProbationSet::kBatch a turn
   size_t waiting_next_ = 0;       // the first of waiting_ not yet adopted
   std::unique_ptr<char[]> read_buffer_;  // shared by this worker's connections

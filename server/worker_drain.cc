@@ -36,8 +36,7 @@ void Worker::CloseAllAtDeadline() {
     for (const ReplyOrder::Waiting& waiting : c->order.WaitingPlaces()) {
       AnswerWaiting(c, waiting.id, shutting_down);
     }
-    int64_t bytes = 0;
-    c->Flush(&bytes);  // best effort, never waiting
+    c->FlushNow();  // best effort, never waiting
     Close(c);
   }
 }
@@ -64,12 +63,19 @@ void Worker::Close(Connection* c) {
 }
 
 void Worker::FreeClosed() {
+  if (!closing_.empty()) {
+    auto idle = [](const std::unique_ptr<Connection>& c) { return c->io_idle(); };
+    closing_.erase(std::remove_if(closing_.begin(), closing_.end(), idle), closing_.end());
+  }
   if (closed_.empty()) return;
   auto is_closed = [](Connection* c) { return c->closed(); };
   ready_.erase(std::remove_if(ready_.begin(), ready_.end(), is_closed), ready_.end());
   writers_.erase(std::remove_if(writers_.begin(), writers_.end(), is_closed), writers_.end());
   memory_paused_.erase(std::remove_if(memory_paused_.begin(), memory_paused_.end(), is_closed),
                        memory_paused_.end());
+  for (std::unique_ptr<Connection>& c : closed_) {
+    if (!c->io_idle()) closing_.push_back(std::move(c));
+  }
   closed_.clear();  // drops each handler instance: its "connection closed" notice
   memory_release_.NoteClosed(now_ns_);
 }

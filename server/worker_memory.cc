@@ -50,7 +50,7 @@ void Worker::Account(Connection* c) {
 }
 
 void Worker::EnforceBudget(Connection* grown) {
-  if (grown->reading() && (grown->decoder.buffered_bytes() > 0 || grown->tls_pending())) {
+  if (grown->reading() && (grown->decoder.buffered_bytes() > 0 || grown->input_pending())) {
     grown->memory_paused = true;
     memory_paused_.push_back(grown);
     stats_.reads_paused_memory.Add(1);
@@ -95,7 +95,7 @@ void Worker::ResumeMemoryPaused() {
     if (c->closed()) continue;
     c->memory_paused = false;
     UpdateInterest(c);
-    ListIfTlsPending(c);
+    ListIfInputPending(c);
   }
   memory_paused_.clear();
 }

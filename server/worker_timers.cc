@@ -11,7 +11,7 @@ namespace server {
 // The frame timer runs only while the client owes the rest of a frame it has started (on
 // TLS, or of a record: bytes OpenSSL holds).
 void Worker::UpdateFrameTimer(Connection* c, bool frame_taken) {
-  const bool incomplete_frame = (c->decoder.buffered_bytes() > 0 || c->tls_pending()) &&
+  const bool incomplete_frame = (c->decoder.buffered_bytes() > 0 || c->input_pending()) &&
                                 !c->on_ready_list && c->reading();
   if (!incomplete_frame) {
     frame_timers_.Remove(&c->frame_timer);

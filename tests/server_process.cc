@@ -64,6 +64,11 @@ absl::StatusOr<ServerProcess> ServerProcess::Start(std::vector<std::string> flag
   const bool admin = std::any_of(flags.begin(), flags.end(),
                                  [](const std::string& f) { return f.rfind("--admin_port=", 0) == 0; });
   if (admin) args.push_back("--admin_port_file=" + dir + "/admin_port");
+  // The I/O backend the test target is for (tests/e2e_test.bzl), unless the test chose one.
+  const char* io = std::getenv("TEST_SERVER_IO");
+  const bool io_chosen = std::any_of(flags.begin(), flags.end(),
+                                     [](const std::string& f) { return f.rfind("--io=", 0) == 0; });
+  if (io != nullptr && *io != '\0' && !io_chosen) args.push_back(absl::StrCat("--io=", io));
 
   // Everything the child needs is prepared before fork(): after it, only async-signal-safe calls.
   const std::string log = dir + "/log";
@@ -89,6 +94,11 @@ absl::StatusOr<ServerProcess> ServerProcess::Start(std::vector<std::string> flag
   });
   if (process.pid_ < 0 || !ready) {
     return absl::InternalError(absl::StrCat("server did not start: ", process.Log()));
+  }
+  if (io != nullptr && *io != '\0' && !io_chosen &&
+      process.Log().find(absl::StrCat(" io=", io, " ")) == std::string::npos) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the server does not run on --io=", io, ": ", process.Log()));
   }
   process.port_ = ReadIntFile(dir + "/port");
   process.stats_port_ = ReadIntFile(dir + "/stats_port");
