@@ -12,9 +12,23 @@
 namespace common {
 namespace {
 
-TEST(EventLoopTest, RunsTasksPostedFromOtherThreadsOnItsOwnThread) {
+// Both backends behave alike: tasks, watchers of the epoll set, and deadlines.
+class EventLoopTest : public ::testing::TestWithParam<IoBackend> {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(loop.Init(GetParam()).ok());
+    if (loop.backend() != GetParam()) GTEST_SKIP() << "io_uring cannot be set up here";
+  }
   EventLoop loop;
-  ASSERT_TRUE(loop.Init().ok());
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, EventLoopTest,
+                         ::testing::Values(IoBackend::kEpoll, IoBackend::kIoUring),
+                         [](const ::testing::TestParamInfo<IoBackend>& info) {
+                           return std::string(IoBackendName(info.param));
+                         });
+
+TEST_P(EventLoopTest, RunsTasksPostedFromOtherThreadsOnItsOwnThread) {
   std::thread::id loop_thread;
   int ran = 0;  // touched only on the loop thread
   std::thread runner([&] {
@@ -32,9 +46,7 @@ TEST(EventLoopTest, RunsTasksPostedFromOtherThreadsOnItsOwnThread) {
   EXPECT_FALSE(loop.Post([] {})) << "a stopped loop takes no task";
 }
 
-TEST(EventLoopTest, CallsWatchersAndWakesAtTheTurnsDeadline) {
-  EventLoop loop;
-  ASSERT_TRUE(loop.Init().ok());
+TEST_P(EventLoopTest, CallsWatchersAndWakesAtTheTurnsDeadline) {
   class Reader : public Watcher {
    public:
     explicit Reader(int fd) : fd_(fd) {}

@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 
 #include <cerrno>
+#include <memory>
 
 namespace server {
 
@@ -50,14 +51,28 @@ void CompletionIo::OnReceived(absl::string_view data) {
 void CompletionIo::OnReceiveStopped(int result) {
   receiving_ = false;
   if (closed_) return;
+  if (result == -ENOBUFS && want_receive_) {
+    // The ring ran dry this turn: other connections' receives took every buffer (one with a
+    // full socket can take dozens in a turn). So that this one is not starved turn after turn,
+    // it reads once now, into memory of its own, before its receive is armed again.
+    result = ReadDirectly();
+    if (result > 0) result = -EAGAIN;
+  }
   if (result == -ENOBUFS || result == -EAGAIN || result == -ECANCELED) {
-    // Out of ring buffers (the ring is refilled as this turn's chunks are consumed), ended by
-    // the kernel, or paused: armed again if the connection still wants input.
+    // Ended by the kernel, or paused: armed again if the connection still wants input.
     SetReceiving(want_receive_);
     return;
   }
   end_ = result == 0 ? kEndOfStream : -result;
   events_->OnEvents(EPOLLIN);
+}
+
+int CompletionIo::ReadDirectly() {
+  thread_local std::unique_ptr<char[]> buffer(new char[kDirectReadBytes]);
+  const ssize_t n = recv(fd_, buffer.get(), kDirectReadBytes, MSG_DONTWAIT);
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
+  if (n > 0) OnReceived(absl::string_view(buffer.get(), n));
+  return static_cast<int>(n);
 }
 
 ssize_t CompletionIo::Send() {

@@ -62,10 +62,15 @@ class CompletionIo : private common::Uring::Socket {
  private:
   static constexpr int kMaxSendParts = 16;
   static constexpr int kEndOfStream = -1;  // in end_; otherwise an errno
+  // A read that the ring could not serve (-ENOBUFS) goes straight to the socket, this much.
+  static constexpr size_t kDirectReadBytes = 64 << 10;
 
   void OnReceived(absl::string_view data) override;
   void OnReceiveStopped(int result) override;
   bool PrepareSend(const msghdr** message) override;
+  // recv(2) into a buffer of the thread's; the bytes go the way of OnReceived. Returns the
+  // bytes, 0 at the end of the stream, or -errno (-EAGAIN: nothing there).
+  int ReadDirectly();
   void OnSent(int result) override;
 
   const int fd_;
