@@ -56,9 +56,10 @@ class Uring {
     virtual void OnSent(int result) = 0;
   };
 
-  // The provided buffers: their number (a power of two) and size. 4 MiB per loop.
-  static constexpr unsigned kBufferCount = 128;
-  static constexpr unsigned kBufferBytes = 32 << 10;
+  // The provided buffers: their number (a power of two) and size. 2 MiB per loop: as many
+  // buffers as a turn of a few hundred busy connections uses; -ENOBUFS handles more.
+  static constexpr unsigned kBufferCount = 256;
+  static constexpr unsigned kBufferBytes = 8 << 10;
 
   // Sets up a ring, disabled until Enable() on the thread that will use it.
   static absl::StatusOr<std::unique_ptr<Uring>> Create();
