@@ -5,19 +5,21 @@
 #
 #   bench/soak.sh                 # 10 minutes
 #   SOAK_SECONDS=60 bench/soak.sh # a short check
+#   SERVER_FLAGS=--io=io_uring bench/soak.sh   # on another backend, or with other flags
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SOAK_SECONDS=${SOAK_SECONDS:-600}
 WARMUP_SECONDS=${WARMUP_SECONDS:-60}
 OUT=${OUT:-/tmp/soak.csv}
+SERVER_FLAGS=${SERVER_FLAGS:-}
 ./bazelw build --config=bench //server //client >&2
 bin=$(./bazelw info --config=bench bazel-bin 2>/dev/null)
 
 declare -A port=([echo]=19101 [uppercase]=19102) stats_port=([echo]=19111 [uppercase]=19112) pid
 for handler in echo uppercase; do
   "$bin/server/server" --handler="$handler" --port="${port[$handler]}" \
-    --stats_port="${stats_port[$handler]}" --workers=1 2>/dev/null &
+    --stats_port="${stats_port[$handler]}" --workers=1 $SERVER_FLAGS 2>/dev/null &
   pid[$handler]=$!
 done
 trap 'kill ${pid[echo]} ${pid[uppercase]} 2>/dev/null; wait 2>/dev/null' EXIT
