@@ -88,11 +88,14 @@ Uring::~Uring() {
 }
 
 absl::Status Uring::Enable() {
-  if (!(ring_.flags & IORING_SETUP_R_DISABLED)) return absl::OkStatus();
   // Debian's liburing 2.3 declares io_uring_enable_rings() but does not export it.
-  if (syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0) {
+  if ((ring_.flags & IORING_SETUP_R_DISABLED) &&
+      syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0) {
     return Errno("io_uring_register(ENABLE_RINGS)", errno);
   }
+  // This thread's io_uring_enter calls then skip looking the ring's descriptor up (kernel 5.18+;
+  // an optimisation only, so a refusal is ignored).
+  io_uring_register_ring_fd(&ring_);
   return absl::OkStatus();
 }
 
