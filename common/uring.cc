@@ -218,7 +218,13 @@ void Uring::Complete(const io_uring_cqe& cqe) {
     case kPoll: {
       const size_t index = data >> kTagBits;
       if (cqe.res > 0) polls_[index].watcher->OnEvents(static_cast<uint32_t>(cqe.res));
-      if (!more) ArmPoll(index);  // one-shot, or a multishot the kernel ended
+      if (more) return;
+      if (cqe.res >= 0 || cqe.res == -ECANCELED || cqe.res == -EAGAIN) {
+        ArmPoll(index);  // one-shot, or a multishot the kernel ended
+      } else {  // arming it again would only fail again, in a loop
+        LOG(ERROR) << "io_uring: poll of descriptor " << polls_[index].fd
+                   << " failed: " << std::strerror(-cqe.res);
+      }
       return;
     }
     default:  // a cancellation's own result

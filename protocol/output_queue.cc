@@ -9,7 +9,8 @@ namespace protocol {
 Buffer& OutputQueue::BufferForNextReply() {
   if (segments_.back().size() >= segment_bytes_ || (pinned_ && !segments_.back().empty())) {
     sealed_bytes_ += segments_.back().size();
-    segments_.emplace_back();
+    segments_.push_back(std::move(spare_));
+    spare_ = Buffer();
   }
   return segments_.back();
 }
@@ -34,6 +35,10 @@ void OutputQueue::Consume(size_t n) {
     if (&segment == &segments_.back()) break;
     sealed_bytes_ -= take;
     if (segment.empty()) ++emptied;  // a large reply's memory is freed now, not at Clear()
+  }
+  if (emptied > 0 && spare_.capacity() == 0 && segments_.front().capacity() <= kSpareBytes) {
+    spare_ = std::move(segments_.front());
+    spare_.Clear(kSpareBytes);
   }
   segments_.erase(segments_.begin(), segments_.begin() + emptied);
 }

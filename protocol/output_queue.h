@@ -32,6 +32,8 @@ class OutputQueue {
  public:
   // A segment that holds this much takes no further replies.
   static constexpr size_t kSegmentBytes = 64 << 10;
+  // An emptied segment at most this large is kept for reuse (see spare_).
+  static constexpr size_t kSpareBytes = 16 << 10;
 
   // `segment_bytes` other than the default is for tests that want many segments.
   explicit OutputQueue(size_t segment_bytes = kSegmentBytes)
@@ -44,7 +46,7 @@ class OutputQueue {
   size_t size() const { return sealed_bytes_ + segments_.back().size(); }
   // The most memory the segments can have resident (Buffer::resident_bound; for a budget).
   size_t resident_bound() const {
-    size_t total = 0;
+    size_t total = spare_.resident_bound();
     for (const Buffer& segment : segments_) total += segment.resident_bound();
     return total;
   }
@@ -71,11 +73,14 @@ class OutputQueue {
 
  private:
   size_t segment_bytes_;
-  // Never empty; replies go to the back one. One segment lives inline: an idle connection
-  // costs no allocation.
-  absl::InlinedVector<Buffer, 1> segments_;
+  // Never empty; replies go to the back one. Two segments live inline: an idle connection
+  // costs no allocation, nor does the second segment a pinned queue starts.
+  absl::InlinedVector<Buffer, 2> segments_;
   size_t sealed_bytes_ = 0;      // bytes in all segments but the back one
   bool pinned_ = false;
+  // A small segment emptied by Consume, kept for the next new segment: a queue pinned now and
+  // then (an io_uring send in flight while replies come) allocates nothing in steady state.
+  Buffer spare_;
 };
 
 }  // namespace protocol

@@ -19,8 +19,9 @@ void CompletionIo::SetReceiving(bool wanted) {
   if (wanted && !receiving_) {
     uring_->StartReceive(fd_, this);
     receiving_ = true;
-  } else if (!wanted && receiving_) {
+  } else if (!wanted && receiving_ && !stopping_) {
     uring_->StopReceive(this);  // receiving_ stays set until the receive reports its end
+    stopping_ = true;
   }
 }
 
@@ -50,6 +51,7 @@ void CompletionIo::OnReceived(absl::string_view data) {
 
 void CompletionIo::OnReceiveStopped(int result) {
   receiving_ = false;
+  stopping_ = false;
   if (closed_) return;
   if (result == -ENOBUFS && want_receive_) {
     // The ring ran dry this turn: other connections' receives took every buffer (one with a
@@ -125,7 +127,7 @@ void CompletionIo::OnSent(int result) {
 void CompletionIo::Close() {
   if (closed_) return;
   closed_ = true;
-  if (receiving_) uring_->StopReceive(this);
+  if (receiving_ && !stopping_) uring_->StopReceive(this);
   if (sending_) uring_->CancelSend(this);
 }
 

@@ -81,6 +81,7 @@ class CompletionIo : private common::Uring::Socket {
 
   bool want_receive_ = false;
   bool receiving_ = false;     // a receive is armed (or its cancellation not yet complete)
+  bool stopping_ = false;      // its cancellation is asked for
   int64_t received_ = 0;       // fed to the decoder, not yet reported by Receive()
   int end_ = 0;                // kEndOfStream or an errno once the stream has ended
   bool end_reported_ = false;

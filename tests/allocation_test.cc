@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <new>
 #include <string>
+#include <tuple>
 
 #include "gtest/gtest.h"
 #include "handlers/echo/echo.h"
@@ -44,12 +45,14 @@ void operator delete[](void* p, size_t) noexcept { std::free(p); }
 
 namespace {
 
-class AllocationTest : public ::testing::TestWithParam<int> {};
+// Frames per round (1: ping-pong; more: pipelined batches) and the I/O backend.
+class AllocationTest : public ::testing::TestWithParam<std::tuple<int, common::IoBackend>> {};
 
 TEST_P(AllocationTest, SteadyStateEchoAllocatesNothingPerFrame) {
-  const int frames_per_round = GetParam();  // 1: ping-pong; more: pipelined batches
+  const int frames_per_round = std::get<0>(GetParam());
   server::ServerOptions options;
   options.workers = 1;
+  options.io = std::get<1>(GetParam());
   server::Server server(options);
   server.AddListener({"127.0.0.1", 0, {[](const handlers::HandlerContext&) {
                         return std::make_unique<handlers::EchoHandler>();
@@ -87,12 +90,19 @@ TEST_P(AllocationTest, SteadyStateEchoAllocatesNothingPerFrame) {
   const int64_t allocated = allocations.load() - before;
 
   RecordProperty("allocations", static_cast<int>(allocated));
-  EXPECT_EQ(allocated, 0) << allocated << " allocations for " << kRounds * frames_per_round
-                          << " frames";
+  // On io_uring a reply can come while the previous send is still the kernel's: the output is
+  // then pinned and the reply starts a second segment. Its memory is allocated the first time
+  // that happens and reused after (OutputQueue's spare), so at most once per connection.
+  const int64_t allowed = std::get<1>(GetParam()) == common::IoBackend::kIoUring ? 1 : 0;
+  EXPECT_LE(allocated, allowed) << allocated << " allocations for "
+                                << kRounds * frames_per_round << " frames";
   close(fd);
   server.Shutdown();
 }
 
-INSTANTIATE_TEST_SUITE_P(FramesPerRound, AllocationTest, ::testing::Values(1, 16, 64));
+INSTANTIATE_TEST_SUITE_P(
+    FramesPerRound, AllocationTest,
+    ::testing::Combine(::testing::Values(1, 16, 64),
+                       ::testing::Values(common::IoBackend::kEpoll, common::IoBackend::kIoUring)));
 
 }  // namespace
