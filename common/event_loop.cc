@@ -17,8 +17,10 @@ namespace {
 // Events taken from the kernel per turn.
 constexpr int kMaxEventsPerTurn = 256;
 
+void CallWatchers(const epoll_event* events, int n) {
+  for (int i = 0; i < n; ++i) Poller::WatcherOf(events[i])->OnEvents(events[i].events);
+}
 }  // namespace
-
 
 TaskQueue::TaskQueue() : wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
@@ -99,7 +101,7 @@ int EventLoop::WaitAndDispatch(int timeout_ms) {
     epoll_event events[kMaxEventsPerTurn];
     const int n = poller_.Wait(events, kMaxEventsPerTurn, timeout_ms);
     now_ns_ = MonotonicNanos();  // the turn's time is the wake-up's, before any watcher runs
-    for (int i = 0; i < n; ++i) Poller::WatcherOf(events[i])->OnEvents(events[i].events);
+    CallWatchers(events, n);
     return n;
   }
   uring_->SubmitAndWait(timeout_ms);
@@ -110,8 +112,7 @@ int EventLoop::WaitAndDispatch(int timeout_ms) {
 // The ring said the epoll set is readable: take its events without waiting.
 void EventLoop::PollerReady::OnEvents(uint32_t) {
   epoll_event events[kMaxEventsPerTurn];
-  const int n = poller_->Wait(events, kMaxEventsPerTurn, 0);
-  for (int i = 0; i < n; ++i) Poller::WatcherOf(events[i])->OnEvents(events[i].events);
+  CallWatchers(events, poller_->Wait(events, kMaxEventsPerTurn, 0));
 }
 
 void EventLoop::Quit() {
