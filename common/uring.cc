@@ -72,7 +72,7 @@ absl::StatusOr<std::unique_ptr<Uring>> Uring::Create() {
   if (buffers == MAP_FAILED) return Errno("mmap", errno);
   uring->buffers_ = static_cast<char*>(buffers);
   for (unsigned id = 0; id < kBufferCount; ++id) {
-    io_uring_buf_ring_add(uring->buffer_ring_, uring->buffers_ + size_t{id} * kBufferBytes,
+    io_uring_buf_ring_add(uring->buffer_ring_, uring->BufferAt(id),
                           kBufferBytes, id, io_uring_buf_ring_mask(kBufferCount), id);
   }
   io_uring_buf_ring_advance(uring->buffer_ring_, kBufferCount);
@@ -132,17 +132,15 @@ void Uring::StartReceive(int fd, Socket* socket) {
   io_uring_sqe_set_data64(sqe, UserData(socket, kReceive));
 }
 
-void Uring::StopReceive(Socket* socket) {
-  io_uring_sqe* sqe = NextSqe();
-  io_uring_prep_cancel64(sqe, UserData(socket, kReceive), 0);
-  io_uring_sqe_set_data64(sqe, kIgnored);
-}
+void Uring::StopReceive(Socket* socket) { Cancel(UserData(socket, kReceive)); }
 
 void Uring::QueueSend(int fd, Socket* socket) { queued_sends_.push_back({fd, socket}); }
 
-void Uring::CancelSend(Socket* socket) {
+void Uring::CancelSend(Socket* socket) { Cancel(UserData(socket, kSend)); }
+
+void Uring::Cancel(uint64_t user_data) {
   io_uring_sqe* sqe = NextSqe();
-  io_uring_prep_cancel64(sqe, UserData(socket, kSend), 0);
+  io_uring_prep_cancel64(sqe, user_data, 0);
   io_uring_sqe_set_data64(sqe, kIgnored);
 }
 
@@ -202,7 +200,7 @@ void Uring::Complete(const io_uring_cqe& cqe) {
       if (cqe.flags & IORING_CQE_F_BUFFER) {
         const unsigned id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
         if (cqe.res > 0) {
-          socket->OnReceived(absl::string_view(buffers_ + size_t{id} * kBufferBytes, cqe.res));
+          socket->OnReceived(absl::string_view(BufferAt(id), cqe.res));
         }
         RecycleBuffer(id);
       }
@@ -233,7 +231,7 @@ void Uring::Complete(const io_uring_cqe& cqe) {
 }
 
 void Uring::RecycleBuffer(unsigned id) {
-  io_uring_buf_ring_add(buffer_ring_, buffers_ + size_t{id} * kBufferBytes, kBufferBytes, id,
+  io_uring_buf_ring_add(buffer_ring_, BufferAt(id), kBufferBytes, id,
                         io_uring_buf_ring_mask(kBufferCount), 0);
   io_uring_buf_ring_advance(buffer_ring_, 1);
 }

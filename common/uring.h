@@ -93,6 +93,8 @@ class Uring {
  private:
   Uring() = default;
   io_uring_sqe* NextSqe();
+  void Cancel(uint64_t user_data);  // the operation's end follows as its own completion
+  char* BufferAt(unsigned id) const { return buffers_ + size_t{id} * kBufferBytes; }
   void SubmitQueuedSends();
   void Complete(const io_uring_cqe& cqe);
   void ArmPoll(size_t index);
