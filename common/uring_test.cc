@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <memory>
@@ -114,6 +115,39 @@ TEST_F(UringTest, QueuedSendIsDescribedAtSubmissionAndReportsItsBytes) {
   EXPECT_EQ(socket.sent, std::vector<int>{14});
   char buffer[32];
   EXPECT_EQ(std::string(buffer, read(fds[1], buffer, sizeof(buffer))), "described late");
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST_F(UringTest, CancelledSendNoLongerReadsItsMemoryWhenCancelSendReturns) {
+  int fds[2];
+  SocketPair(fds);
+  // Fill the peer's socket so that the send waits in the kernel.
+  const std::string filler(64 << 10, 'f');
+  int64_t filled = 0;
+  for (ssize_t n; (n = write(fds[0], filler.data(), filler.size())) > 0;) filled += n;
+  ASSERT_EQ(errno, EAGAIN);
+  RecordingSocket socket;
+  socket.to_send = std::string(256 << 10, 's');
+  uring_->QueueSend(fds[0], &socket);
+  uring_->SubmitAndWait(0);
+  uring_->Dispatch();
+  ASSERT_TRUE(socket.sent.empty()) << "the send completed with the socket full";
+  uring_->CancelSend(&socket);
+  // The memory is the caller's again: overwritten, then the peer makes room. A send still
+  // waiting (a cancellation only queued) would now go on, with the overwritten bytes.
+  socket.to_send.assign(socket.to_send.size(), 'X');
+  std::string peer;
+  char buffer[64 << 10];
+  auto drain = [&] {
+    for (ssize_t n; (n = read(fds[1], buffer, sizeof(buffer))) > 0;) peer.append(buffer, n);
+  };
+  drain();
+  ASSERT_TRUE(TurnUntil([&] { return !socket.sent.empty(); }));
+  EXPECT_EQ(socket.sent, std::vector<int>{-ECANCELED});
+  drain();
+  EXPECT_EQ(peer.size(), filled);
+  EXPECT_EQ(peer.find('X'), std::string::npos) << "the kernel read the memory after CancelSend";
   close(fds[0]);
   close(fds[1]);
 }

@@ -56,6 +56,11 @@ void FrameDecoder::Retain() {
   if (owned_.empty()) owned_.Clear(kKeepCapacity);
 }
 
+void FrameDecoder::Clear() {
+  borrowed_ = absl::string_view();
+  owned_.Clear();
+}
+
 char* FrameDecoder::ReadSpace(size_t* n) {
   *n = 0;
   if (!borrowed_.empty()) return nullptr;

@@ -66,6 +66,9 @@ class FrameDecoder {
   // Copies bytes still referenced from the last fed chunk into the decoder's own buffer.
   void Retain();
 
+  // Drops every buffered byte and frees the memory that held them (a stream that is closed).
+  void Clear();
+
   // While an incomplete frame with a complete header is buffered (and nothing fed is pending):
   // the room for its missing bytes, *n of them. Write up to *n bytes there, then call
   // CommitRead with the count. Otherwise returns nullptr with *n = 0.

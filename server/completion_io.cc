@@ -128,6 +128,8 @@ void CompletionIo::Close() {
   if (closed_) return;
   closed_ = true;
   if (receiving_ && !stopping_) uring_->StopReceive(this);
+  // At once, not with the turn's submission: the output of a client that stopped reading (what
+  // the memory budget closes) can be megabytes, and it is freed as soon as the worker may.
   if (sending_) uring_->CancelSend(this);
 }
 

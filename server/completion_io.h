@@ -54,7 +54,8 @@ class CompletionIo : private common::Uring::Socket {
   ssize_t Send();
   // A send is in flight: the output's front is the kernel's until it completes.
   bool sending() const { return sending_; }
-  // Cancels what is in flight; nothing more is delivered to the connection.
+  // Cancels what is in flight; nothing more is delivered to the connection. The output is
+  // no longer the kernel's when this returns (the send is cancelled at once): it may be freed.
   void Close();
   // Nothing is in flight: the object may be destroyed.
   bool Idle() const { return !receiving_ && !sending_ && !send_queued_; }

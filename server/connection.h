@@ -110,6 +110,13 @@ class Connection : public common::Watcher {
   void SetReceiving(bool wanted) { completions_->SetReceiving(wanted); }
   // The kernel holds no operation of this connection: it may be freed.
   bool io_idle() const { return completions_ == nullptr || completions_->Idle(); }
+  // Closed, waiting for io_idle(): frees the input and output now, so that memory the budget
+  // no longer counts is not held a turn longer (receives land in the ring's buffers, and the
+  // send was cancelled at once by Close()).
+  void ReleaseBuffers() {
+    decoder.Clear();
+    output.Clear();
+  }
 
   // Closes the descriptor (which also leaves every epoll set, and cancels operations in
   // flight) and cuts the link: answers that arrive later are discarded.
@@ -178,6 +185,7 @@ class Connection : public common::Watcher {
   int64_t replies_to_time = 0;      // replies queued since, whose latency the next write ends
   int64_t charged = 0;              // HeldBytes() as last charged to the memory budget
   bool memory_paused = false;       // not read until the memory budget has room again
+  bool evicted = false;             // closed to keep within the memory budget
 
  private:
   void OnEvents(uint32_t events) override { owner_->OnConnectionEvents(this, events); }

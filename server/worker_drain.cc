@@ -64,8 +64,18 @@ void Worker::Close(Connection* c) {
 
 void Worker::FreeClosed() {
   if (!closing_.empty()) {
-    auto idle = [](const std::unique_ptr<Connection>& c) { return c->io_idle(); };
+    const size_t before = closing_.size();
+    bool freed_evicted = false;
+    auto idle = [&](const std::unique_ptr<Connection>& c) {
+      if (!c->io_idle()) return false;
+      freed_evicted |= c->evicted;
+      return true;
+    };
     closing_.erase(std::remove_if(closing_.begin(), closing_.end(), idle), closing_.end());
+    // Their memory is only free now: handed back as for connections freed at their close (the
+    // output an eviction was for, at once).
+    if (closing_.size() != before) memory_release_.NoteClosed(now_ns_);
+    if (freed_evicted) memory_release_.NoteEvicted();
   }
   if (closed_.empty()) return;
   auto is_closed = [](Connection* c) { return c->closed(); };
@@ -74,7 +84,9 @@ void Worker::FreeClosed() {
   memory_paused_.erase(std::remove_if(memory_paused_.begin(), memory_paused_.end(), is_closed),
                        memory_paused_.end());
   for (std::unique_ptr<Connection>& c : closed_) {
-    if (!c->io_idle()) closing_.push_back(std::move(c));
+    if (c->io_idle()) continue;
+    c->ReleaseBuffers();
+    closing_.push_back(std::move(c));
   }
   closed_.clear();  // drops each handler instance: its "connection closed" notice
   memory_release_.NoteClosed(now_ns_);
