@@ -136,16 +136,22 @@ void Uring::StopReceive(Socket* socket) { Cancel(UserData(socket, kReceive)); }
 
 void Uring::QueueSend(int fd, Socket* socket) { queued_sends_.push_back({fd, socket}); }
 
-void Uring::CancelSend(Socket* socket) {
+bool Uring::CancelSend(Socket* socket) {
   io_uring_sync_cancel_reg cancel{};
   cancel.addr = UserData(socket, kSend);
   cancel.timeout.tv_sec = -1;  // no limit: a send cancels at once
   cancel.timeout.tv_nsec = -1;
-  // -ENOENT: the send has completed already; its memory is not read either way.
-  const int result = io_uring_register_sync_cancel(&ring_, &cancel);
-  if (result < 0 && result != -ENOENT && result != -EALREADY) {
-    LOG(FATAL) << "cancelling a send: " << std::strerror(-result);
-  }
+  // -ENOENT: the send has completed already; its memory is not read either way. -EINTR: a
+  // signal came while the kernel waited for a send that was running; ask again.
+  int result;
+  do {
+    result = io_uring_register_sync_cancel(&ring_, &cancel);
+  } while (result == -EINTR);
+  if (result == 0 || result == -ENOENT) return true;
+  LOG(ERROR) << "cancelling a send at once: " << std::strerror(-result)
+             << "; cancelling it with the next submission";
+  Cancel(UserData(socket, kSend));
+  return false;
 }
 
 void Uring::Cancel(uint64_t user_data) {

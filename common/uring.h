@@ -79,11 +79,13 @@ class Uring {
   void StartReceive(int fd, Socket* socket);
   void StopReceive(Socket* socket);       // OnReceiveStopped(-ECANCELED) or another end follows
   void QueueSend(int fd, Socket* socket);  // at most one send in flight per socket
-  // Cancels the socket's send and returns once the kernel no longer reads its memory, which
-  // may then be freed: a closing connection's unsent output (megabytes, for a client that
-  // stopped reading) goes at once, not a turn later. One system call; OnSent(-ECANCELED), or
-  // the send's result if it had completed, still follows.
-  void CancelSend(Socket* socket);
+  // Cancels the socket's send and returns true once the kernel no longer reads its memory,
+  // which may then be freed: a closing connection's unsent output (megabytes, for a client
+  // that stopped reading) goes at once, not a turn later. One system call; OnSent(-ECANCELED),
+  // or the send's result if it had completed, still follows. False if the kernel refused
+  // (logged): the cancellation goes with the next submission, the memory is the kernel's until
+  // OnSent.
+  bool CancelSend(Socket* socket);
 
   // Submits the turn's operations and waits up to `timeout_ms` (-1: no limit, 0: not at all)
   // for at least one completion.

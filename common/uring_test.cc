@@ -133,7 +133,7 @@ TEST_F(UringTest, CancelledSendNoLongerReadsItsMemoryWhenCancelSendReturns) {
   uring_->SubmitAndWait(0);
   uring_->Dispatch();
   ASSERT_TRUE(socket.sent.empty()) << "the send completed with the socket full";
-  uring_->CancelSend(&socket);
+  ASSERT_TRUE(uring_->CancelSend(&socket)) << "the send was not cancelled at once";
   // The memory is the caller's again: overwritten, then the peer makes room. A send still
   // waiting (a cancellation only queued) would now go on, with the overwritten bytes.
   socket.to_send.assign(socket.to_send.size(), 'X');

@@ -130,7 +130,7 @@ void CompletionIo::Close() {
   if (receiving_ && !stopping_) uring_->StopReceive(this);
   // At once, not with the turn's submission: the output of a client that stopped reading (what
   // the memory budget closes) can be megabytes, and it is freed as soon as the worker may.
-  if (sending_) uring_->CancelSend(this);
+  if (sending_) send_cancelled_ = uring_->CancelSend(this);
 }
 
 }  // namespace server

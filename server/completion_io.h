@@ -54,9 +54,12 @@ class CompletionIo : private common::Uring::Socket {
   ssize_t Send();
   // A send is in flight: the output's front is the kernel's until it completes.
   bool sending() const { return sending_; }
-  // Cancels what is in flight; nothing more is delivered to the connection. The output is
-  // no longer the kernel's when this returns (the send is cancelled at once): it may be freed.
+  // Cancels what is in flight; nothing more is delivered to the connection. The send is
+  // cancelled at once, so that the output may be freed now (see output_released()).
   void Close();
+  // After Close(): the kernel no longer reads the output (true unless a send's cancellation
+  // could not be done at once).
+  bool output_released() const { return !sending_ || send_cancelled_; }
   // Nothing is in flight: the object may be destroyed.
   bool Idle() const { return !receiving_ && !sending_ && !send_queued_; }
 
@@ -90,6 +93,7 @@ class CompletionIo : private common::Uring::Socket {
   bool sending_ = false;       // a send is in flight
   int64_t sent_ = 0;           // completed, not yet reported by Send()
   int send_error_ = 0;
+  bool send_cancelled_ = false;  // the send in flight no longer reads the output
   bool closed_ = false;
   iovec iov_[kMaxSendParts];
   msghdr message_{};

@@ -115,7 +115,7 @@ class Connection : public common::Watcher {
   // send was cancelled at once by Close()).
   void ReleaseBuffers() {
     decoder.Clear();
-    output.Clear();
+    if (completions_ == nullptr || completions_->output_released()) output.Clear();
   }
 
   // Closes the descriptor (which also leaves every epoll set, and cancels operations in
