@@ -185,7 +185,6 @@ class Connection : public common::Watcher {
   int64_t replies_to_time = 0;      // replies queued since, whose latency the next write ends
   int64_t charged = 0;              // HeldBytes() as last charged to the memory budget
   bool memory_paused = false;       // not read until the memory budget has room again
-  bool evicted = false;             // closed to keep within the memory budget
 
  private:
   void OnEvents(uint32_t events) override { owner_->OnConnectionEvents(this, events); }

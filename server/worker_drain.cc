@@ -63,19 +63,9 @@ void Worker::Close(Connection* c) {
 }
 
 void Worker::FreeClosed() {
-  if (!closing_.empty()) {
-    const size_t before = closing_.size();
-    bool freed_evicted = false;
-    auto idle = [&](const std::unique_ptr<Connection>& c) {
-      if (!c->io_idle()) return false;
-      freed_evicted |= c->evicted;
-      return true;
-    };
+  if (!closing_.empty()) {  // their buffers were freed when they closed (ReleaseBuffers)
+    auto idle = [](const std::unique_ptr<Connection>& c) { return c->io_idle(); };
     closing_.erase(std::remove_if(closing_.begin(), closing_.end(), idle), closing_.end());
-    // Their memory is only free now: handed back as for connections freed at their close (the
-    // output an eviction was for, at once).
-    if (closing_.size() != before) memory_release_.NoteClosed(now_ns_);
-    if (freed_evicted) memory_release_.NoteEvicted();
   }
   if (closed_.empty()) return;
   auto is_closed = [](Connection* c) { return c->closed(); };

@@ -84,7 +84,6 @@ void Worker::EvictLargest() {
                    << budget_.used() << " bytes held)" << LogLimiter::Note(suppressed);
     }
     stats_.closed_memory_budget.Add(1);
-    c->evicted = true;
     Close(c);
     memory_release_.NoteEvicted();
   }
