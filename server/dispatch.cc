@@ -13,7 +13,9 @@ absl::Status ReplyTooLarge(size_t size, uint32_t max_frame_bytes) {
       "reply of ", size, " bytes exceeds --max_frame_bytes=", max_frame_bytes));
 }
 
-enum class Inline { kAnswered, kFailed, kDeclined };
+// How a request was answered on the loop: a reply appended, a reply promised for later (the
+// handler deferred it), an error reply appended, or not at all (the handler declined).
+enum class Inline { kAnswered, kDeferred, kFailed, kDeclined };
 
 // Answers one request inline, appending its reply frame to `out` (unless the handler deferred
 // it). With `try_first`, through Handler::HandleWithoutBlocking, which may decline (kDeclined:
@@ -39,7 +41,7 @@ Inline AnswerInline(absl::string_view request, handlers::Handler& handler, proto
     // The answer comes later, in its reserved place: from the completion, or an INTERNAL
     // error if the handler failed after deferring and dropped it.
     out.Truncate(start);
-    return Inline::kAnswered;
+    return Inline::kDeferred;
   }
   if (status.ok() && reply.size() > max_frame_bytes) {
     status = ReplyTooLarge(reply.size(), max_frame_bytes);
@@ -133,7 +135,7 @@ DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler
       if (order.empty()) {  // the fast path: straight into the output queue
         answered = AnswerInline(request, handler, output.BufferForNextReply(), later,
                                 limits.max_frame_bytes, offload, &close_after);
-        if (answered != Inline::kDeclined && order.empty()) ++result.replies;  // not deferred
+        if (answered == Inline::kAnswered || answered == Inline::kFailed) ++result.replies;
       } else {  // behind a request still waiting: held in order
         protocol::Buffer held;
         answered = AnswerInline(request, handler, held, later, limits.max_frame_bytes, offload,
@@ -142,7 +144,7 @@ DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler
       }
     }
     if (answered == Inline::kDeclined) {
-      answered = Inline::kAnswered;
+      answered = Inline::kDeferred;
       if (!later->RunBlocking(request)) {
         protocol::Buffer error;
         protocol::AppendErrorFrame(
@@ -157,6 +159,9 @@ DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler
         answered = Inline::kFailed;
       }
     }
+    // Counted here, where it happens: a counter derived from the others would count an inline
+    // error twice (it is both a reply and an error) and replies held in order not at all.
+    if (answered == Inline::kDeferred) ++result.later;
     if (answered == Inline::kFailed) ++result.handler_errors;
     if (close_after) {
       result.stopped = StopReason::kCloseRequested;

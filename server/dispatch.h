@@ -60,6 +60,7 @@ struct DispatchResult {
   int replies = 0;         // replies of those already in the output queue
   int handler_errors = 0;  // of which answered with an error reply
   int overloaded = 0;      // of which refused: the handler threads' queue was full
+  int later = 0;           // of which to be answered later: deferred, or on the handler threads
   StopReason stopped = StopReason::kNeedMoreBytes;
   absl::Status error;      // set with kProtocolError
 };

@@ -76,6 +76,8 @@ TEST(DispatchFramesTest, HandlerFailuresBecomeErrorRepliesAndDispatchGoesOn) {
   const DispatchResult r = DispatchFrames(decoder, failing, output, {.max_frame_bytes = 100});
   EXPECT_EQ(r.frames, 2);
   EXPECT_EQ(r.handler_errors, 2);
+  EXPECT_EQ(r.replies, 2);
+  EXPECT_EQ(r.later, 0) << "an error answered inline is not answered later";
   protocol::Buffer expected;
   protocol::AppendErrorFrame(absl::InternalError("handler threw: boom"), &expected);
   protocol::AppendErrorFrame(absl::InvalidArgumentError("no"), &expected);

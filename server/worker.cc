@@ -203,7 +203,7 @@ void Worker::Serve(Connection* c) {
     stats_.frames_out.Add(result.replies);
     stats_.handler_errors.Add(result.handler_errors);
     stats_.requests_overloaded.Add(result.overloaded);
-    stats_.requests_later.Add(result.frames - result.replies - result.handler_errors);
+    stats_.requests_later.Add(result.later);
   }
   c->replies_to_time += result.replies;
   ApplyStop(c, result);

@@ -195,6 +195,40 @@ TEST(AsyncE2eTest, DeferredAndInlineRepliesLeaveInRequestOrder) {
   EXPECT_EQ(stats.at("handler_errors"), 1);
 }
 
+// requests_answered_later counts what its name says: a deferred or offloaded request adds one;
+// an inline answer, an inline error, a reply held behind a waiting one and an overload refusal
+// add nothing (it once was derived as frames - replies - errors, and went down on errors).
+TEST(AsyncE2eTest, AnsweredLaterCountsOnlyDeferredAndOffloadedRequests) {
+  ServerProcess server = ServerProcess::Start({"--handler=later"}, "tests/test_server").value();
+  auto c = ConnectTo(server.port());
+  ASSERT_NE(c, nullptr);
+  auto answered_later = [&] { return server.Stats()->at("requests_answered_later"); };
+  EXPECT_EQ(PayloadOf(c->Call("now:a")), "a");
+  EXPECT_TRUE(c->Call("unknown")->is_error);
+  EXPECT_EQ(PayloadOf(c->Call("now:e")), "e");
+  EXPECT_EQ(answered_later(), 0) << "inline answers and inline errors";
+  EXPECT_EQ(PayloadOf(c->Call("defer:0:b")), "b");
+  EXPECT_EQ(answered_later(), 1) << "one deferred answer";
+  // Held in order behind a deferred one: answered inline all the same.
+  ASSERT_TRUE(c->SendRaw(Frame("defer:50:c") + Frame("now:d") + Frame("unknown")).ok());
+  EXPECT_EQ(PayloadOf(c->Receive()), "c");
+  EXPECT_EQ(PayloadOf(c->Receive()), "d");
+  EXPECT_TRUE(c->Receive()->is_error);
+  EXPECT_EQ(answered_later(), 2);
+
+  ServerProcess sleep = ServerProcess::Start(
+      {"--handler=sleep", "--handler_threads=1", "--max_queued_requests=2"}).value();
+  auto s = ConnectTo(sleep.port());
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s->SendRaw(Frame("100") + Frame("100") + Frame("0")).ok());
+  EXPECT_EQ(PayloadOf(s->Receive()), "100");
+  EXPECT_EQ(PayloadOf(s->Receive()), "100");
+  EXPECT_TRUE(s->Receive()->is_error);
+  const auto stats = sleep.Stats().value();
+  EXPECT_EQ(stats.at("requests_rejected_overload"), 1);
+  EXPECT_EQ(stats.at("requests_answered_later"), 2) << "two offloaded, one refused";
+}
+
 TEST(AsyncE2eTest, ACompletionDroppedUnfinishedAnswersInternal) {
   ServerProcess server = ServerProcess::Start({"--handler=later"}, "tests/test_server").value();
   auto c = ConnectTo(server.port());
