@@ -21,12 +21,17 @@ int64_t MemoryRelease::NextDeadlineNs() const {
 }
 
 void MemoryRelease::MaybeRelease(int64_t now_ns, int events) {
-  if (!pending_ || (events > 1 && !urgent_) || now_ns < NextDeadlineNs()) return;
+  if (!pending_ || now_ns < NextDeadlineNs()) return;
+  // A busy turn waits for quiet, unless the release is urgent or 30 s overdue: a worker that
+  // never stops closing connections would otherwise never trim.
+  const bool overdue = now_ns >= released_ns_ + kMaxReleaseIntervalNs;
+  if (events > 1 && !urgent_ && !overdue) return;
   protocol::MemoryBlock::ReleaseCachedBlocks();
   malloc_trim(0);
   pending_ = false;
   urgent_ = false;
   released_ns_ = now_ns;
+  ++releases_;
 }
 
 }  // namespace server

@@ -5,7 +5,8 @@
 // requests that are done), hand it back, but only when the worker is quiet: a second after the
 // last close, in a loop turn with at most one event. A trim takes milliseconds, and memory
 // trimmed while connections keep coming and going (churn, a garbage flood) would only be
-// faulted in again; a worker that never stops closing connections still trims every 30 s.
+// faulted in again; a worker that never stops closing connections still trims every 30 s, on
+// whatever turn comes next, busy or not.
 // Connections closed to keep within the memory budget are the exception: their memory is
 // released at the end of that turn, busy or not (at most every 100 ms), since freeing it was the
 // point of closing them.
@@ -32,8 +33,11 @@ class MemoryRelease {
   }
   // Connections were closed for the memory budget: release without waiting for quiet.
   void NoteEvicted() { urgent_ = true; }
-  // Releases if due and the turn was quiet (at most one event).
+  // Releases if due: on a quiet turn (at most one event) a second after the last close; on
+  // any turn when urgent, or 30 s after the last release.
   void MaybeRelease(int64_t now_ns, int events);
+  // How many times memory was released (tests; the trim itself is invisible).
+  int releases() const { return releases_; }
   // When MaybeRelease() would next act; EventLoop::kNoDeadline if nothing is pending.
   int64_t NextDeadlineNs() const;
 
@@ -42,6 +46,7 @@ class MemoryRelease {
   bool urgent_ = false;     // some of them to keep within the memory budget
   int64_t closed_ns_ = 0;   // when connections were last freed
   int64_t released_ns_;     // when memory was last released
+  int releases_ = 0;
 };
 
 }  // namespace server
