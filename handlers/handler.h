@@ -201,6 +201,19 @@ class HandlerCounter {
   std::atomic<int64_t> value_{0};
 };
 
+// The server-wide memory budget (--max_buffer_memory, docs/RELIABILITY.md), for a handler that
+// keeps copies of requests beyond the call (a queue of its own): charged, they count with the
+// server's buffers. Offered to the start hook (registry.h, StartContext). Thread-safe.
+class MemoryAccount {
+ public:
+  virtual ~MemoryAccount() = default;
+  // Charges `bytes` and returns true if the budget's total stays within its limit; otherwise
+  // charges nothing and returns false (the handler refuses or waits).
+  virtual bool TryCharge(int64_t bytes) = 0;
+  // Gives back `bytes` charged by TryCharge.
+  virtual void Release(int64_t bytes) = 0;
+};
+
 // The connection a handler instance serves.
 struct ConnectionInfo {
   uint64_t id = 0;    // unique in this server process, from 1

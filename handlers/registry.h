@@ -43,6 +43,9 @@ class StartContext {
   // A counter shown in the server's stats as `handler_<handler>_<name>`; valid for the life of
   // the process. Call in the start hook only.
   virtual HandlerCounter* AddCounter(absl::string_view name) = 0;
+  // The server-wide memory budget (handler.h, MemoryAccount); valid for the life of the process.
+  // Null where there is none (a test's context).
+  virtual MemoryAccount* memory_budget() { return nullptr; }
 };
 
 struct HandlerInfo {

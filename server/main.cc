@@ -54,7 +54,8 @@ void WritePortFileOrExit(const std::string& flag, const std::string& path, int p
   }
 }
 
-// What a served handler's start hook may use: counters that appear in the server's stats.
+// What a served handler's start hook may use: counters that appear in the server's stats, and
+// the memory budget.
 class StartContext : public handlers::StartContext {
  public:
   StartContext(server::Server* server, std::string handler)
@@ -62,6 +63,7 @@ class StartContext : public handlers::StartContext {
   handlers::HandlerCounter* AddCounter(absl::string_view name) override {
     return server_->AddHandlerCounter(handler_, name);
   }
+  handlers::MemoryAccount* memory_budget() override { return server_->memory_budget(); }
 
  private:
   server::Server* const server_;

@@ -8,20 +8,33 @@
 //   budget.Charge(+4096);          // a connection now holds 4 KiB more
 //   if (budget.over()) { ... }     // pause, evict
 //
-// Thread-safe (one atomic): workers and handler threads charge it concurrently.
+// Thread-safe (one atomic): workers and handler threads charge it concurrently; a handler that
+// queues requests itself (the kv handler's group commit) charges it through MemoryAccount.
 #ifndef SERVER_MEMORY_BUDGET_H_
 #define SERVER_MEMORY_BUDGET_H_
 
 #include <atomic>
 #include <cstdint>
 
+#include "handlers/handler.h"
+
 namespace server {
 
-class MemoryBudget {
+class MemoryBudget : public handlers::MemoryAccount {
  public:
   explicit MemoryBudget(int64_t limit_bytes) : limit_(limit_bytes) {}
 
   void Charge(int64_t delta) { used_.fetch_add(delta, std::memory_order_relaxed); }
+  // For handlers (handlers/handler.h): charges only what keeps the total within the limit, so
+  // a handler's own queue never takes the budget past it.
+  bool TryCharge(int64_t bytes) override {
+    int64_t used = used_.load(std::memory_order_relaxed);
+    do {
+      if (used + bytes > limit_) return false;
+    } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+    return true;
+  }
+  void Release(int64_t bytes) override { Charge(-bytes); }
   int64_t used() const { return used_.load(std::memory_order_relaxed); }
   int64_t limit() const { return limit_; }
   bool over() const { return used() > limit_; }

@@ -65,6 +65,9 @@ class Server {
   // not be set up).
   common::IoBackend io_backend() const;
 
+  // Thread-safe: the server-wide memory budget, for handlers that queue requests of their own.
+  handlers::MemoryAccount* memory_budget() { return &stats_->buffer_memory; }
+
   // Thread-safe: the statistics (stats.h), for the admin pages.
   const ServerStats& stats() const { return *stats_; }
 

@@ -1,7 +1,9 @@
 #include "handlers/kv/group_commit.h"
 
+#include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/thread_name.h"
 
 namespace handlers {
@@ -13,18 +15,37 @@ void GroupCommit::Start() {
   });
 }
 
-void GroupCommit::Add(KvStore::Command command, Completion done,
-                      std::shared_ptr<std::atomic<int>> queued) {
+absl::Status GroupCommit::Add(KvStore::Command::Kind kind, absl::string_view key,
+                              absl::string_view value, Reply& reply,
+                              std::shared_ptr<std::atomic<int>> queued) {
+  // Charged before the copy is made: a refused command never holds memory the budget missed.
+  const int64_t bytes = static_cast<int64_t>(sizeof(Entry) + key.size() + value.size());
+  if (memory_ != nullptr && !memory_->TryCharge(bytes)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "kv: --max_buffer_memory has no room to queue this command's ", bytes,
+        " bytes for the next commit; nothing was written, retry later"));
+  }
+  Entry entry{Charge(memory_, bytes),
+              {kind, std::string(key), std::string(value), {}},
+              reply.Defer(),
+              std::move(queued)};
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
-      queued->fetch_add(1, std::memory_order_relaxed);
-      queue_.push_back({std::move(command), std::move(done), std::move(queued)});
+      entry.queued->fetch_add(1, std::memory_order_relaxed);
+      queue_.push_back(std::move(entry));
       if (queue_.size() == 1) wake_.notify_one();
-      return;
+      return absl::OkStatus();
     }
   }
-  done.Fail(absl::UnavailableError("kv is shutting down"));
+  Spend(entry).Fail(absl::UnavailableError("kv is shutting down"));
+  return absl::OkStatus();  // answered, through the deferred reply
+}
+
+Completion GroupCommit::Spend(Entry& entry) {
+  Completion done = std::move(entry.done);
+  { Entry spent = std::move(entry); }
+  return done;
 }
 
 void GroupCommit::Stop() {
@@ -51,6 +72,7 @@ void GroupCommit::Run() {
 }
 
 void GroupCommit::CommitAndAnswer(std::vector<Entry>& entries) {
+  if (before_commit_) before_commit_(entries.size());
   std::vector<KvStore::Command*> commands;
   commands.reserve(entries.size());
   for (Entry& entry : entries) commands.push_back(&entry.command);
@@ -60,14 +82,19 @@ void GroupCommit::CommitAndAnswer(std::vector<Entry>& entries) {
   for (Entry& entry : entries) {
     // Committed (or failed) before the count drops: a connection whose count is 0 reads it.
     entry.queued->fetch_sub(1, std::memory_order_release);
-    if (!status.ok()) {
-      entry.done.Fail(status);
-    } else if (entry.command.kind != KvStore::Command::Kind::kGet) {
-      entry.done.Finish("+");
+    std::string answer;
+    if (entry.command.kind != KvStore::Command::Kind::kGet) {
+      answer = "+";
     } else if (entry.command.found.has_value()) {
-      entry.done.Finish(std::string("+") + *entry.command.found);
+      answer = std::string("+") + *entry.command.found;
     } else {
-      entry.done.Finish("-NOT_FOUND");
+      answer = "-NOT_FOUND";
+    }
+    Completion done = Spend(entry);
+    if (status.ok()) {
+      done.Finish(std::move(answer));
+    } else {
+      done.Fail(status);
     }
   }
 }

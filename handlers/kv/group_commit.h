@@ -8,9 +8,13 @@
 // with one fsync. A connection with commands queued here queues its GETs here too, so it reads
 // its own writes in order.
 //
-//   GroupCommit commits(store, nullptr, nullptr);
+// What is queued is charged to the server's memory budget (--max_buffer_memory) until it is
+// answered or dropped; a command the budget has no room for is refused RESOURCE_EXHAUSTED, not
+// queued (docs/kv.md, "Memory").
+//
+//   GroupCommit commits(store, nullptr, nullptr, budget);
 //   commits.Start();
-//   commits.Add({KvStore::Command::Kind::kSet, "key", "value", {}}, reply.Defer(), queued);
+//   absl::Status queued = commits.Add(KvStore::Command::Kind::kSet, "key", "value", reply, count);
 //   commits.Stop();  // commits what is queued, then joins
 //
 // Thread-safe.
@@ -19,11 +23,16 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "handlers/handler.h"
 #include "handlers/kv/kv_store.h"
 
@@ -31,33 +40,71 @@ namespace handlers {
 
 class GroupCommit {
  public:
-  // `store` and the counters outlive this; the counters (may be null) count commits and the
-  // commands they carried.
-  GroupCommit(KvStore* store, HandlerCounter* commits, HandlerCounter* commands)
-      : store_(store), commits_(commits), commands_(commands) {}
+  // `store`, the counters and `memory` outlive this; the counters (may be null) count commits
+  // and the commands they carried. `memory` (may be null: unbounded) is charged for what is
+  // queued.
+  GroupCommit(KvStore* store, HandlerCounter* commits, HandlerCounter* commands,
+              MemoryAccount* memory = nullptr)
+      : store_(store), commits_(commits), commands_(commands), memory_(memory) {}
   ~GroupCommit() { Stop(); }
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
 
   void Start();
-  // Queues `command`; `done` is answered once the batch holding it is committed. `queued` counts
-  // the connection's commands here: one more now, one less once this one is committed.
-  void Add(KvStore::Command command, Completion done, std::shared_ptr<std::atomic<int>> queued);
+  // Copies the command (`value`: kSet only) into the queue and defers `reply`, which is answered
+  // once the batch holding it is committed; `queued` counts the connection's commands here: one
+  // more now, one less once this one is committed. RESOURCE_EXHAUSTED, with nothing copied,
+  // queued or deferred, if the memory budget has no room for the copy.
+  absl::Status Add(KvStore::Command::Kind kind, absl::string_view key, absl::string_view value,
+                   Reply& reply, std::shared_ptr<std::atomic<int>> queued);
   // Commits what is queued, then stops the thread. Later Adds are answered UNAVAILABLE.
   void Stop();
 
+  // Tests: runs on the commit thread before each commit, with the number of commands in it; it
+  // may block, holding that commit (and queueing what arrives meanwhile for the next). Set
+  // before Start().
+  void set_before_commit_for_testing(std::function<void(size_t commands)> hook) {
+    before_commit_ = std::move(hook);
+  }
+
  private:
+  // Bytes charged to the budget, given back when this is destroyed with its entry (Spend, or
+  // an entry dropped unanswered).
+  class Charge {
+   public:
+    Charge(MemoryAccount* memory, int64_t bytes) : memory_(memory), bytes_(bytes) {}
+    Charge(Charge&& other) noexcept
+        : memory_(std::exchange(other.memory_, nullptr)), bytes_(other.bytes_) {}
+    Charge& operator=(Charge&& other) noexcept {
+      std::swap(memory_, other.memory_);
+      std::swap(bytes_, other.bytes_);
+      return *this;
+    }
+    ~Charge() {
+      if (memory_ != nullptr) memory_->Release(bytes_);
+    }
+
+   private:
+    MemoryAccount* memory_;  // null: nothing to give back
+    int64_t bytes_;
+  };
   struct Entry {
+    Charge charge;  // first: given back last, after the copies it pays for are freed
     KvStore::Command command;
     Completion done;
     std::shared_ptr<std::atomic<int>> queued;
   };
+  // Frees the entry's copies and gives back its charge, before its answer leaves: an answered
+  // command holds nothing. Returns its completion.
+  static Completion Spend(Entry& entry);
   void Run();
   void CommitAndAnswer(std::vector<Entry>& entries);
 
   KvStore* const store_;
   HandlerCounter* const commits_;
   HandlerCounter* const commands_;
+  MemoryAccount* const memory_;
+  std::function<void(size_t)> before_commit_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable wake_;

@@ -87,8 +87,11 @@ absl::StatusOr<bool> KvHandler::HandleWithoutBlocking(absl::string_view request,
   if (!command.ok()) return command.status();
   // A write waits for the next group commit; so does anything behind one (in order).
   if (command->kind != Kind::kGet || queued_->load(std::memory_order_acquire) > 0) {
-    commits_->Add({command->kind, std::string(command->key), std::string(command->value), {}},
-                  reply.Defer(), queued_);
+    if (absl::Status status = commits_->Add(command->kind, command->key, command->value, reply,
+                                            queued_);
+        !status.ok()) {
+      return status;  // refused, not queued: the client gets the error reply
+    }
     return true;
   }
   std::optional<std::string> value;

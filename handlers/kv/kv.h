@@ -13,7 +13,8 @@
 //   - HandleWithoutBlocking (the worker's loop): a GET the memtable or block cache answers is
 //     answered at once; a write is queued for the next group commit (group_commit.h), which
 //     writes many connections' commands with one write (and one fsync with --kv_sync), and is
-//     answered after it; so is any command of a connection that has writes queued there.
+//     answered after it; so is any command of a connection that has writes queued there. A
+//     command the memory budget has no room to queue is refused (RESOURCE_EXHAUSTED).
 //   - Handle (a handler thread): a GET that must read a file, and anything a caller sends
 //     straight here; waits for the disk as needed.
 // Thread-safe; one instance per connection.

@@ -12,6 +12,7 @@
 #ifndef HANDLERS_KV_KV_STORE_H_
 #define HANDLERS_KV_KV_STORE_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,7 @@
 
 namespace rocksdb {
 class DB;
+class Statistics;
 }  // namespace rocksdb
 
 namespace handlers {
@@ -58,9 +60,14 @@ class KvStore {
   // Writes the write-ahead log to disk (for shutdown with sync off).
   absl::Status Flush();
 
- private:
-  KvStore(std::unique_ptr<rocksdb::DB> db, bool sync);
+  // How many times the write-ahead log was synced to disk (fsync) since Open.
+  int64_t wal_syncs() const;
 
+ private:
+  KvStore(std::unique_ptr<rocksdb::DB> db, std::shared_ptr<rocksdb::Statistics> statistics,
+          bool sync);
+
+  std::shared_ptr<rocksdb::Statistics> statistics_;  // RocksDB's counters, no timers
   std::unique_ptr<rocksdb::DB> db_;
   const bool sync_;
 };

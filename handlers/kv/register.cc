@@ -28,7 +28,8 @@ absl::Status StartKv(StartContext& context) {
   }
   store = std::move(*opened);
   commits = std::make_unique<GroupCommit>(store.get(), context.AddCounter("commits"),
-                                          context.AddCounter("committed_commands"));
+                                          context.AddCounter("committed_commands"),
+                                          context.memory_budget());
   commits->Start();
   return absl::OkStatus();
 }
