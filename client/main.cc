@@ -24,7 +24,10 @@
 
 DEFINE_string(host, "127.0.0.1", "Server host name or address.");
 DEFINE_int32(port, 8080, "Server port.");
-DEFINE_int64(timeout_ms, 5000, "Longest wait to connect, and for each reply.");
+DEFINE_int64(timeout_ms, 5000,
+             "Milliseconds to wait at most: to connect (TLS handshake included), to send, and "
+             "for each reply; past it the client exits 1. Bench: a connection whose oldest "
+             "reply is this late fails, counted as an error.");
 DEFINE_uint32(max_frame_bytes, protocol::kDefaultMaxFrameBytes,
               "Largest reply payload accepted (as the server's --max_frame_bytes).");
 DEFINE_bool(bench, false,
@@ -38,7 +41,11 @@ DEFINE_string(request, "",
 DEFINE_int64(requests, 0, "Bench: total requests to send; 0 means run for --duration_s.");
 DEFINE_double(duration_s, 10, "Bench: how long to run when --requests is 0.");
 DEFINE_int32(threads, 1, "Bench: load-generating threads (each runs its own epoll loop).");
-DEFINE_double(rate, 0, "Bench: requests per second in all (a steady load); 0 means flat out.");
+DEFINE_double(rate, 0,
+              "Bench: requests per second, all connections together, sent at a steady pace "
+              "whatever the replies' speed (still at most --pipeline in flight per connection); "
+              "0: flat out, each reply making room for the next request. Not used by "
+              "--connect_rate.");
 DEFINE_string(verify, "none",
               "Bench: check each reply: none, echo, uppercase, or kv (with --kv_mix: every GET "
               "returns what this bench last set for that key).");
@@ -59,7 +66,12 @@ DEFINE_bool(connect_rate, false,
             "Bench: measure new connections per second instead (connect, TLS handshake, one "
             "request, close; one after another) for --duration_s or --requests connections.");
 DEFINE_bool(tls_resume, false, "Bench --connect_rate: offer the previous connection's TLS session.");
-DEFINE_bool(json, false, "Bench: print the summary as one JSON object.");
+DEFINE_bool(json, false,
+            "Bench and --connect_rate: print the summary as one JSON object on one line of "
+            "stdout (requests, errors, mismatches, retries, reconnects, seconds, "
+            "throughput_rps, bandwidth_mib_s, latency_us: p50, p90, p99, p99_9, max; "
+            "--connect_rate: connections, resumed, errors, seconds, connections_per_s, "
+            "latency_us: p50, p99) instead of the text lines.");
 DEFINE_int32(retries, 0,
              "When the server closes a connection before any byte of a pending reply, send "
              "those requests again on a new connection, up to this many times each (all modes). "

@@ -26,7 +26,8 @@
 // Threading contract:
 //   - The server makes one Handler instance per connection, through the factory, on the worker
 //     thread that owns the connection, and destroys it when the connection has closed and no
-//     call of it is running (the destructor is the "connection closed" notice).
+//     call of it is queued or running (the destructor is the "connection closed" notice; for
+//     a blocking handler it may run on a handler thread: docs/writing-a-handler.md).
 //   - A non-blocking handler's Handle() is called on that worker thread, one request at a time,
 //     in arrival order: per-connection state needs no lock. It must not block.
 //   - A blocking handler's Handle() runs on handler threads, one request of a connection at a

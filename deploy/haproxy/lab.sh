@@ -35,13 +35,13 @@ case $scenario in compare | kill | rolling | wrong | all) ;; *)
   ;;
 esac
 [[ $(id -u) -eq 0 ]] || { echo "lab.sh: needs root (network namespaces)" >&2; exit 1; }
-if ! command -v haproxy >/dev/null || ! command -v socat >/dev/null; then
-  echo "lab.sh: installing haproxy socat" >&2
+if ! command -v haproxy >/dev/null || ! command -v socat >/dev/null || ! command -v ip >/dev/null; then
+  echo "lab.sh: installing haproxy socat iproute2" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends haproxy socat \
-    >/tmp/lab-apt.log 2>&1 || {
+    iproute2 >/tmp/lab-apt.log 2>&1 || {
     apt-get update -q >>/tmp/lab-apt.log 2>&1
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends haproxy socat \
-      >>/tmp/lab-apt.log 2>&1
+      iproute2 >>/tmp/lab-apt.log 2>&1
   }
 fi
 

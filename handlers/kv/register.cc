@@ -11,8 +11,10 @@
 
 DEFINE_string(kv_path, "", "kv handler: the database directory (created if missing). Required.");
 DEFINE_bool(kv_sync, true,
-            "kv handler: a '+' to SET or DEL means the write is in the write-ahead log on disk "
-            "(fsync). false: faster, and a crash may lose the last writes.");
+            "kv handler: true: a '+' to SET or DEL means the write is in RocksDB's write-ahead "
+            "log on disk (each group commit is fsynced). false: the log is written but not "
+            "fsynced: faster; a killed server loses nothing, a power loss or kernel crash may "
+            "lose the last writes acknowledged.");
 
 namespace handlers {
 namespace {

@@ -7,7 +7,8 @@
 #include "handlers/sleep/sleep.h"
 
 DEFINE_int64(sleep_max_ms, handlers::kMaxSleepMillis,
-             "sleep handler: the longest sleep a request may ask for, in milliseconds.");
+             "sleep handler: the longest sleep a request may ask for, in milliseconds "
+             "(0..10000); a request for more gets an INVALID_ARGUMENT error reply.");
 
 namespace handlers {
 namespace {
