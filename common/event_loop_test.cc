@@ -17,7 +17,7 @@ class EventLoopTest : public ::testing::TestWithParam<IoBackend> {
  protected:
   void SetUp() override {
     ASSERT_TRUE(loop.Init(GetParam()).ok());
-    if (loop.backend() != GetParam()) GTEST_SKIP() << "io_uring cannot be set up here";
+    if (loop.backend() != GetParam()) GTEST_SKIP() << "io_uring unavailable here";
   }
   EventLoop loop;
 };

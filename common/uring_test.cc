@@ -48,7 +48,8 @@ class UringTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<std::unique_ptr<Uring>> uring = Uring::Create();
-    if (!uring.ok()) GTEST_SKIP() << "io_uring cannot be set up here: " << uring.status();
+    // The same check and words as tests/io_backend_test.cc.
+    if (!uring.ok()) GTEST_SKIP() << "io_uring unavailable here: " << uring.status();
     uring_ = *std::move(uring);
     ASSERT_TRUE(uring_->Enable().ok());
   }

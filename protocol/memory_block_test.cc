@@ -25,6 +25,13 @@ constexpr bool kMapsLargeBlocks = false;  // see memory_block.cc
 constexpr bool kMapsLargeBlocks = true;
 #endif
 
+// Why a test skips (GTEST_SKIP, in the test log).
+constexpr char kNotMapped[] =
+    "AddressSanitizer build: every block comes from malloc (memory_block.cc), none is mapped";
+constexpr char kNoHugePages[] =
+    "no transparent huge pages here (/sys/kernel/mm/transparent_hugepage/enabled is [never] or "
+    "absent)";
+
 // Whether the kernel may back the mapping holding `address` with huge pages (smaps'
 // THPeligible), or nullopt if the kernel does not say.
 std::optional<bool> HugePageEligible(const void* address) {
@@ -80,17 +87,20 @@ TEST(MemoryBlockTest, EmptyBlockHoldsNothing) {
 }
 
 TEST(MemoryBlockTest, LargeBlocksAreWholeAlignedHugePages) {
-  if (!kMapsLargeBlocks) GTEST_SKIP() << "AddressSanitizer build: every block comes from malloc";
+  if (!kMapsLargeBlocks) GTEST_SKIP() << kNotMapped;
   MemoryBlock block = MemoryBlock::Allocate(MemoryBlock::kLargeBytes + 1, MemoryBlock::Fill::kAtOnce);
   ASSERT_TRUE(block.mapped());
   EXPECT_EQ(block.size(), MemoryBlock::kLargeBytes + MemoryBlock::kHugePageBytes);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(block.data()) % MemoryBlock::kHugePageBytes, 0u);
   std::memset(block.data(), 'x', block.size());  // every byte is usable
-  if (HugePagesAvailable()) EXPECT_EQ(HugePageEligible(block.data()), true);
+  if (!HugePagesAvailable()) {
+    GTEST_SKIP() << kNoHugePages << ": size and alignment checked, huge-page eligibility not";
+  }
+  EXPECT_EQ(HugePageEligible(block.data()), true);
 }
 
 TEST(MemoryBlockTest, GraduallyFilledBlockKeepsSmallPagesForItsFirstHugePage) {
-  if (!kMapsLargeBlocks) GTEST_SKIP() << "AddressSanitizer build: every block comes from malloc";
+  if (!kMapsLargeBlocks) GTEST_SKIP() << kNotMapped;
   MemoryBlock::ReleaseCachedBlocks();  // a fresh block, not a warm one from the cache
   MemoryBlock block = MemoryBlock::Allocate(16 * kMiB, MemoryBlock::Fill::kGradually);
   ASSERT_TRUE(block.mapped());
@@ -99,11 +109,15 @@ TEST(MemoryBlockTest, GraduallyFilledBlockKeepsSmallPagesForItsFirstHugePage) {
   std::memcpy(block.data(), "a few bytes", 11);
   EXPECT_EQ(ResidentPages(block.data(), 2 * kMiB), 1u);
   EXPECT_EQ(HugePageEligible(block.data()), false);
-  if (HugePagesAvailable()) EXPECT_EQ(HugePageEligible(block.data() + 2 * kMiB), true);
+  if (!HugePagesAvailable()) {
+    GTEST_SKIP() << kNoHugePages << ": the first huge page's small pages checked, the huge-page "
+                                    "eligibility of the rest not";
+  }
+  EXPECT_EQ(HugePageEligible(block.data() + 2 * kMiB), true);
 }
 
 TEST(MemoryBlockTest, FreedLargeBlocksAreReusedWarmThenReleased) {
-  if (!kMapsLargeBlocks) GTEST_SKIP() << "AddressSanitizer build: every block comes from malloc";
+  if (!kMapsLargeBlocks) GTEST_SKIP() << kNotMapped;
   MemoryBlock::ReleaseCachedBlocks();
   MemoryBlock block = MemoryBlock::Allocate(4 * kMiB, MemoryBlock::Fill::kGradually);
   char* start = block.data();
@@ -132,7 +146,7 @@ TEST(MemoryBlockTest, FreedLargeBlocksAreReusedWarmThenReleased) {
 }
 
 TEST(MemoryBlockTest, CacheKeepsAtMostItsLimit) {
-  if (!kMapsLargeBlocks) GTEST_SKIP() << "AddressSanitizer build: every block comes from malloc";
+  if (!kMapsLargeBlocks) GTEST_SKIP() << kNotMapped;
   MemoryBlock::ReleaseCachedBlocks();
   std::vector<MemoryBlock> blocks;
   std::vector<char*> starts;
@@ -149,7 +163,8 @@ TEST(MemoryBlockTest, CacheKeepsAtMostItsLimit) {
 }
 
 TEST(MemoryBlockTest, ReusedBlockTakesTheNewFillsAdvice) {
-  if (!kMapsLargeBlocks || !HugePagesAvailable()) GTEST_SKIP() << "needs mapped blocks and huge pages";
+  if (!kMapsLargeBlocks) GTEST_SKIP() << kNotMapped;
+  if (!HugePagesAvailable()) GTEST_SKIP() << kNoHugePages;
   MemoryBlock::ReleaseCachedBlocks();
   MemoryBlock block = MemoryBlock::Allocate(4 * kMiB, MemoryBlock::Fill::kAtOnce);
   char* start = block.data();

@@ -1,5 +1,9 @@
 #include "server/reply_order.h"
 
+#include <cstdint>
+#include <utility>
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "protocol/output_queue.h"
 
@@ -43,17 +47,49 @@ TEST(ReplyOrderTest, ASecondAnswerOrAnUnknownIdIsRefused) {
   EXPECT_EQ(output.ToString(), "ab");
 }
 
+// WaitingPlaces() as (id, started_ns) pairs, to compare whole lists.
+using Places = std::vector<std::pair<uint64_t, int64_t>>;
+Places Listed(const ReplyOrder& order) {
+  Places listed;
+  for (const ReplyOrder::Waiting& w : order.WaitingPlaces()) listed.emplace_back(w.id, w.started_ns);
+  return listed;
+}
+
 TEST(ReplyOrderTest, WaitingPlacesListsOnlyUnanswered) {
   protocol::OutputQueue output;
   ReplyOrder order(&output);
   const uint64_t a = order.Reserve(1);
-  order.PushReady("x");
+  order.PushReady("x");  // ready from the start: never listed
   const uint64_t b = order.Reserve(2);
-  const std::vector<ReplyOrder::Waiting> waiting = order.WaitingPlaces();
-  ASSERT_EQ(waiting.size(), 2u);
-  EXPECT_EQ(waiting[0].id, a);
-  EXPECT_EQ(waiting[0].started_ns, 1);
-  EXPECT_EQ(waiting[1].id, b);
+  const uint64_t c = order.Reserve(3);
+  const uint64_t d = order.Reserve(4);
+  EXPECT_EQ(Listed(order), (Places{{a, 1}, {b, 2}, {c, 3}, {d, 4}}));
+
+  int released = -1;
+  int64_t started = 0;
+  // Filled, but held behind `a`: no longer listed, though still in the order.
+  ASSERT_TRUE(order.Fill(c, "c", &released, &started));
+  EXPECT_EQ(released, 0);
+  EXPECT_EQ(Listed(order), (Places{{a, 1}, {b, 2}, {d, 4}}));
+  EXPECT_FALSE(order.IsWaiting(c));
+  EXPECT_EQ(order.waiting(), 3u);
+  EXPECT_EQ(order.size(), 5u);
+
+  // Filling the oldest releases it and what is ready behind it, up to the next one waiting.
+  ASSERT_TRUE(order.Fill(a, "a", &released, &started));
+  EXPECT_EQ(released, 2);  // a, x
+  EXPECT_EQ(output.ToString(), "ax");
+  EXPECT_EQ(Listed(order), (Places{{b, 2}, {d, 4}}));
+
+  ASSERT_TRUE(order.Fill(b, "b", &released, &started));
+  EXPECT_EQ(released, 2);  // b, c
+  EXPECT_EQ(Listed(order), (Places{{d, 4}}));
+  EXPECT_TRUE(order.IsWaiting(d));
+
+  ASSERT_TRUE(order.Fill(d, "d", &released, &started));
+  EXPECT_EQ(released, 1);
+  EXPECT_TRUE(order.WaitingPlaces().empty());
+  EXPECT_EQ(output.ToString(), "axbcd");
 }
 
 TEST(ReplyOrderTest, MemoryStaysBoundedWhileAPlaceIsAlwaysWaiting) {

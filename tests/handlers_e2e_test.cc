@@ -1,5 +1,6 @@
-// Handlers through a running server: error replies, live stats under echo traffic, and the
-// example handler added the way docs/writing-a-handler.md says.
+// Handlers through a running server: error replies, live stats under echo traffic, the shipped
+// reverse handler, and stats as the main handler. (The guide's own handler, rot13, is served by
+// the guide's server in tests/guide_e2e_test.cc.)
 #include <signal.h>
 
 #include <map>
@@ -122,9 +123,17 @@ TEST(HandlersE2eTest, StatsAreReadableWhileEchoTrafficFlows) {
   EXPECT_GT(previous, 0);
 }
 
-TEST(HandlersE2eTest, ExampleHandlerFromTheGuideServesThroughTheServer) {
+// The shipped reverse handler (handlers/reverse), through the server: whole frames of any
+// bytes, the empty one included, pipelined on one connection.
+TEST(HandlersE2eTest, ReverseHandlerServesThroughTheServer) {
   ServerProcess server = ServerProcess::Start({"--handler=reverse"}).value();
-  EXPECT_EQ(CallOnce(server.port(), "stressed"), "desserts");
+  auto c = ConnectTo(server.port());
+  ASSERT_NE(c, nullptr);
+  const std::string binary("\x01\x00\xff", 3);
+  ASSERT_TRUE(c->SendRaw(Frame("stressed") + Frame("") + Frame(binary)).ok());
+  EXPECT_EQ(PayloadOf(c->Receive()), "desserts");
+  EXPECT_EQ(PayloadOf(c->Receive()), "");
+  EXPECT_EQ(PayloadOf(c->Receive()), std::string("\xff\x00\x01", 3));
 }
 
 TEST(HandlersE2eTest, StatsHandlerCanBeTheMainHandler) {

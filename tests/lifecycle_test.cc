@@ -4,11 +4,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <iostream>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "absl/base/config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
@@ -92,15 +94,43 @@ TEST(LifecycleTest, SigtermAnswersEveryRequestAlreadySentThenExitsZero) {
   EXPECT_EQ(server.Wait(), 0);
 }
 
+// True while `c`'s connection is open and nothing has arrived on it (no reply, no close).
+bool OpenAndSilent(client::Client& c) {
+  char byte;
+  return recv(c.fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
+}
+
 TEST(LifecycleTest, ShutdownClosesIdleConnectionsAtOnceAndStopsAccepting) {
-  ServerProcess server = ServerProcess::Start({"--shutdown_grace_ms=10000"}).value();
+  // "At once" is checked by order, not by a clock: a connection with a partial frame holds the
+  // drain until the grace deadline (a minute; its frame timeout is longer), and the idle
+  // connection on the same worker must be closed while that one is still open. A server that
+  // left idle connections to the deadline fails here (the idle connection's receive gives up
+  // after 30 s).
+  ServerProcess server = ServerProcess::Start(
+      {"--shutdown_grace_ms=60000", "--frame_timeout_ms=120000", "--workers=1"}).value();
   auto idle = ConnectTo(server.port());
   ASSERT_NE(idle, nullptr);
   ASSERT_EQ(PayloadOf(idle->Call("hi")), "hi");
-  const absl::Time start = absl::Now();
-  EXPECT_EQ(server.Stop(SIGINT), 0);
-  EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "an idle connection held up shutdown";
-  EXPECT_TRUE(ClosedByServer(*idle));
+  auto unfinished = ConnectTo(server.port());
+  ASSERT_NE(unfinished, nullptr);
+  // Wait until the server has read the partial frame (14 bytes); each stats request counts its
+  // own 4 bytes too.
+  const int64_t bytes_in = server.Stats()->at("bytes_in");
+  ASSERT_TRUE(unfinished->SendRaw(Header(100) + "unfinished").ok());
+  int stats_requests = 0;
+  ASSERT_TRUE(WaitUntil([&] {
+    ++stats_requests;
+    return server.Stats()->at("bytes_in") >= bytes_in + 4 * stats_requests + 14;
+  }));
+
+  server.Signal(SIGINT);
+  EXPECT_TRUE(ClosedByServer(*idle)) << "the idle connection was not closed when shutdown began";
+  EXPECT_TRUE(OpenAndSilent(*unfinished))
+      << "the unfinished connection was closed too: the close came at the grace deadline (or "
+         "the server exited), not at once";
+  // Its client gives up; nothing holds the drain any more and the server exits at once.
+  unfinished.reset();
+  EXPECT_EQ(server.Wait(), 0);
   EXPECT_FALSE(client::Client::Connect("127.0.0.1", server.port(), absl::Seconds(1)).ok());
 }
 
@@ -157,16 +187,25 @@ TEST(LifecycleTest, AbruptDisconnectsLeakNoDescriptors) {
   EXPECT_EQ(CallOnce(server.port(), "after churn"), "after churn");
 }
 
+// The bound on RSS per idle connection (see the test), 0 where RSS says nothing of it.
+#if defined(ABSL_HAVE_THREAD_SANITIZER)
+constexpr int64_t kIdleConnectionBytesBound = 0;
+#elif defined(ABSL_HAVE_ADDRESS_SANITIZER)
+constexpr int64_t kIdleConnectionBytesBound = 2048;
+#else
+constexpr int64_t kIdleConnectionBytesBound = 1024;
+#endif
+
 TEST(LifecycleTest, TwoWorkersHoldTenThousandIdleConnections) {
   constexpr int kConnections = 10000;
   rlimit limit{};
   getrlimit(RLIMIT_NOFILE, &limit);
   if (limit.rlim_max < kConnections + 100) {
-    GTEST_SKIP() << "the descriptor hard limit " << limit.rlim_max << " is below "
-                 << kConnections + 100 << ", so this test cannot hold its connections";
+    GTEST_SKIP() << "needs a descriptor hard limit (ulimit -Hn) of at least " << kConnections + 100
+                 << " to hold its connections; it is " << limit.rlim_max;
   }
-  limit.rlim_cur = limit.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = limit.rlim_max;  // the server, a child, inherits it
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &limit), 0);
 
   ServerProcess server =
       ServerProcess::Start({"--workers=2", "--max_connections=10100"}).value();
@@ -192,8 +231,18 @@ TEST(LifecycleTest, TwoWorkersHoldTenThousandIdleConnections) {
             kConnections + 2);
   const int64_t per_connection_bytes = (server.RssKb() - rss_before) * 1024 / kConnections;
   std::cout << "RSS per idle connection: " << per_connection_bytes << " bytes\n";
-  // Bounded memory per idle connection (a generous bound: sanitizers add their own overhead).
-  EXPECT_LT(per_connection_bytes, 16 * 1024);
+  // An idle connection costs a few hundred bytes (docs/DESIGN.md; 270-445 B in an optimised
+  // build, docs/BENCHMARKS.md). Measured here with this test (fastbuild, both backends): about
+  // 600 B, and the same under UBSan; about 1,170 B under ASan (its redzones); about 4,400 B
+  // under TSan (its shadow memory). The bound, 1 KiB (2 KiB under ASan), fails on a regression
+  // the size of the std::deque the reply order once allocated per connection (about 600 B) or
+  // on any buffer of 1 KiB or more kept per idle connection.
+  if (kIdleConnectionBytesBound == 0) {
+    GTEST_SKIP() << "the connections were held, but RSS per idle connection is not bounded "
+                    "under ThreadSanitizer (mostly its shadow memory): measured "
+                 << per_connection_bytes << " bytes";
+  }
+  EXPECT_LT(per_connection_bytes, kIdleConnectionBytesBound);
 }
 
 }  // namespace

@@ -83,12 +83,15 @@ TEST(TlsE2eTest, PlainTextClientIsClosedAndNeverAnswered) {
 // 1,000 clients that open TCP and never start their handshake are closed by the frame
 // timeout; a TLS client is served while they hold their connections.
 TEST(TlsE2eTest, ClientsThatNeverStartTheHandshakeAreClosedByTheFrameTimeout) {
-  rlimit limit;
-  getrlimit(RLIMIT_NOFILE, &limit);
-  limit.rlim_cur = limit.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &limit);
   constexpr int kSilent = 1000;
-  if (limit.rlim_cur < kSilent + 100) GTEST_SKIP() << "descriptor limit " << limit.rlim_cur;
+  rlimit limit;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  if (limit.rlim_max < kSilent + 100) {
+    GTEST_SKIP() << "needs a descriptor hard limit (ulimit -Hn) of at least " << kSilent + 100
+                 << " to hold " << kSilent << " connections; it is " << limit.rlim_max;
+  }
+  limit.rlim_cur = limit.rlim_max;  // the server, a child, inherits it
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &limit), 0);
   ServerProcess server = StartTls("echo", /*mutual=*/false, {"--frame_timeout_ms=2000"});
   auto context = ClientContext();
   ASSERT_NE(context, nullptr);
