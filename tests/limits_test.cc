@@ -1,4 +1,4 @@
-// Each limit of SPEC section 4, against a real server: the offending connection is closed or
+// Each limit of the server (README, docs/operations.md), against a real server: the offending connection is closed or
 // paused, the right counter moves, and another client is served meanwhile.
 #include <signal.h>
 #include <sys/socket.h>

@@ -1,4 +1,4 @@
-// TLS end to end, serving (docs/tls.md, SPEC section 14): the client library, Python's ssl
+// TLS end to end, serving (docs/tls.md): the client library, Python's ssl
 // module around the seed's struct.pack framing, `openssl s_client` and the client binary get
 // their replies; handlers see who the client is; bad files stop the server. What is refused
 // and bounded is in tls_refusal_test.cc.

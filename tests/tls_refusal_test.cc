@@ -1,4 +1,4 @@
-// TLS end to end, refusing and bounding (docs/tls.md, SPEC section 14): clients without a good
+// TLS end to end, refusing and bounding (docs/tls.md): clients without a good
 // certificate, servers a client cannot verify, plain text on a TLS port, and clients that stop
 // in or after their handshake; others are served meanwhile.
 #include <netinet/in.h>
