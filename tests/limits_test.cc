@@ -1,5 +1,6 @@
-// Each limit of the server (README, docs/operations.md), against a real server: the offending connection is closed or
-// paused, the right counter moves, and another client is served meanwhile.
+// Each limit of the server (README, docs/operations.md), against a real server: the offending
+// connection is closed or paused, the right counter moves, and another client is served
+// meanwhile.
 #include <signal.h>
 #include <sys/socket.h>
 

@@ -1,7 +1,7 @@
-// --max_buffer_memory against hostile floods (docs/RELIABILITY.md, "Memory budget"): clients that would make the
-// server hold several times its budget, while a probe client is answered throughout. The
-// server's peak resident memory stays under the budget plus a slack, and the counters show what
-// it did (paused reads, closed the largest holders).
+// --max_buffer_memory against hostile floods (docs/RELIABILITY.md, "Memory budget"): clients
+// that would make the server hold several times its budget, while a probe client is answered
+// throughout. The server's peak resident memory stays under the budget plus a slack, and the
+// counters show what it did (paused reads, closed the largest holders).
 #include <atomic>
 #include <functional>
 #include <iostream>
