@@ -79,6 +79,7 @@ int64_t Worker::AfterTurn(int64_t now_ns, int events) {
   AdoptWaiting();
   probation_.ServeSome();
   ServeReadyList();
+  if (draining_) CloseConnectionsDone();
   ExpireTimers();
   FreeClosed();
   memory_release_.MaybeRelease(now_ns, events);
@@ -108,8 +109,7 @@ void Worker::AdoptWaiting() {
       MakeHandler(c);
     }
     if (c->closed()) continue;
-    UpdateInterest(c);
-    if (draining_) CloseIfDone(c);  // arrived during shutdown: served if it asked, then closed
+    UpdateInterest(c);  // arrived during shutdown: served if it asked, then closed (AfterTurn)
   }
   if (waiting_next_ == waiting_.size()) {
     waiting_.clear();
@@ -121,7 +121,6 @@ void Worker::OnConnectionEvents(Connection* c, uint32_t ready) {
   if (c->closed()) return;
   if (c->handshaking()) {
     ContinueHandshake(c);
-    if (draining_ && !c->closed()) CloseIfDone(c);
     return;
   }
   if (ready & EPOLLOUT) {
@@ -140,7 +139,6 @@ void Worker::OnConnectionEvents(Connection* c, uint32_t ready) {
       Close(c);  // not reading from it: an error or hang-up can only be seen this way
     }
   }
-  if (draining_) CloseIfDone(c);
 }
 
 void Worker::ReadAndServe(Connection* c) {
@@ -336,7 +334,6 @@ void Worker::ServeReadyList() {
       Serve(c);
       if (!c->closed()) Flush(c);
     }
-    if (!c->closed() && draining_) CloseIfDone(c);
   }
 }
 

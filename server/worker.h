@@ -12,7 +12,8 @@
 //     max_pending_output_bytes or max_inflight_per_connection requests are unanswered
 //     (ApplyStop / MaybeResume);
 //   - timeouts: idle, incomplete frame, handler (ExpireTimers);
-//   - drain: BeginDrain / CloseIfDone / the grace deadline (worker_drain.cc);
+//   - drain: BeginDrain / CloseConnectionsDone at the end of each turn / the grace deadline
+//     (worker_drain.cc);
 //   - memory: the server-wide budget, --max_buffer_memory (worker_memory.cc), and giving
 //     freed memory back to the kernel (memory_release.h).
 // No call on the loop blocks: a slow or silent client costs the others nothing.
@@ -137,6 +138,7 @@ class Worker : private LateReplyReceiver, private Connection::Owner {
 
   // Drain and close (worker_drain.cc).
   void BeginDrain(int64_t deadline_ns);
+  void CloseConnectionsDone();
   void CloseIfDone(Connection* c);
   void CloseAllAtDeadline();
   void Close(Connection* c);

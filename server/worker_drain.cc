@@ -13,10 +13,19 @@ void Worker::BeginDrain(int64_t deadline_ns) {
   deadline_ns_ = deadline_ns;
   while (waiting_next_ < waiting_.size()) AdoptWaiting();  // no newcomer is left out
   LOG(INFO) << "worker " << id_ << " draining " << connections_.size() << " connections";
+  // The connections that owe nothing close at the end of this turn (CloseConnectionsDone).
+}
+
+// While draining, at the end of every turn, once all the turn's events are handled. Not
+// sooner: on io_uring, bytes the kernel has already received for a connection may wait in a
+// completion further on in the same batch than the one being handled (the drain's own task,
+// or the connection's send), seen neither by its decoder nor by a peek at its socket; closing
+// it then would drop requests it has sent (and reset it, cancelling the replies in flight).
+void Worker::CloseConnectionsDone() {
   for (Connection* c : Snapshot()) CloseIfDone(c);
 }
 
-// While draining: a connection that owes nothing and has nothing more in flight is done.
+// A connection that owes nothing and has nothing more in flight is done.
 void Worker::CloseIfDone(Connection* c) {
   if (c->closed() || !c->OwesNothing() || c->on_ready_list) return;
   char byte;

@@ -41,7 +41,6 @@ void Worker::FlushLateAnswers() {
     c->flush_after_turn = false;
     if (c->closed()) continue;
     Flush(c);
-    if (!c->closed() && draining_) CloseIfDone(c);
   }
   late_flushes_.clear();
 }
