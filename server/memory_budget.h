@@ -25,15 +25,19 @@ class MemoryBudget : public handlers::MemoryAccount {
   explicit MemoryBudget(int64_t limit_bytes) : limit_(limit_bytes) {}
 
   void Charge(int64_t delta) { used_.fetch_add(delta, std::memory_order_relaxed); }
-  // For handlers (handlers/handler.h): charges only what keeps the total within the limit, so
-  // a handler's own queue never takes the budget past it.
+  // For handlers (handlers/handler.h): charges only what keeps the total within half the
+  // limit. A handler's queue cannot be freed by closing connections, so it must leave the
+  // eviction, which closes the largest holders until the total is under 7/8 of the limit
+  // (room_to_resume), a target it can reach; and the connections room for their replies.
   bool TryCharge(int64_t bytes) override {
     int64_t used = used_.load(std::memory_order_relaxed);
     do {
-      if (used + bytes > limit_) return false;
+      if (used + bytes > HandlerShare()) return false;
     } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
     return true;
   }
+  // The most TryCharge lets the total reach.
+  int64_t HandlerShare() const { return limit_ / 2; }
   void Release(int64_t bytes) override { Charge(-bytes); }
   int64_t used() const { return used_.load(std::memory_order_relaxed); }
   int64_t limit() const { return limit_; }
