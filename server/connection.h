@@ -147,7 +147,7 @@ class Connection : public common::Watcher {
   }
   // Memory held for this connection: input not yet answered (on TLS, also what OpenSSL has
   // read ahead), replies not yet written or held in order, counting the room of their buffers
-  // (what --max_buffer_memory bounds, server/memory_budget.h).
+  // (what --max_buffer_memory bounds, server/memory/memory_budget.h).
   int64_t HeldBytes() const {
     return static_cast<int64_t>(decoder.resident_bound() + output.resident_bound() +
                                 order.held_bytes() + (tls_ != nullptr ? tls_->held_bytes() : 0));

@@ -20,7 +20,7 @@
 #include "server/connection_link.h"
 #include "server/dispatch.h"
 #include "server/handler_pool.h"
-#include "server/memory_budget.h"
+#include "server/memory/memory_budget.h"
 #include "server/request_deadlines.h"
 
 namespace server {

@@ -147,7 +147,7 @@ std::string PrometheusText(const ServerStats& stats, const ServerInfo& info,
   }
   page.Family(p + "buffer_memory_bytes", "gauge",
               "Bytes held for connections (partial input, replies, queued requests).");
-  page.Sample(p + "buffer_memory_bytes", "", stats.buffer_memory.used());
+  page.Sample(p + "buffer_memory_bytes", "", stats.buffer_memory().used());
   page.Family(p + "pending_output_bytes_max", "gauge",
               "Largest unsent reply backlog of any connection now.");
   for (int i = 0; i < stats.workers(); ++i) {

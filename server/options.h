@@ -25,7 +25,7 @@ struct ServerOptions {
   size_t max_pending_output_bytes = 4u << 20;
   // Server-wide: bytes held for all connections (partial input, unsent and held replies,
   // queued requests). Past it, reading pauses and the largest holders are closed
-  // (server/memory_budget.h, docs/RELIABILITY.md).
+  // (server/memory/memory_budget.h, docs/RELIABILITY.md).
   int64_t max_buffer_memory = int64_t{1} << 30;
   absl::Duration shutdown_grace = absl::Seconds(5);
   // Listen with SO_REUSEPORT (a new process may bind the same port while this one drains).

@@ -11,7 +11,9 @@
 namespace server {
 
 Server::Server(const ServerOptions& options)
-    : options_(options), stats_(std::make_unique<ServerStats>(WorkerCount(options), options.max_buffer_memory)) {
+    : options_(options),
+      budget_(options.max_buffer_memory),
+      stats_(std::make_unique<ServerStats>(WorkerCount(options), &budget_)) {
   context_.stats = stats_.get();
 }
 
@@ -43,7 +45,7 @@ absl::Status Server::Start() {
   pool_->Start();
   for (int i = 0; i < WorkerCount(options_); ++i) {
     workers_.push_back(std::make_unique<Worker>(
-        i, options_, stats_.get(), &context_, pool_.get(), [this](int from) {
+        i, options_, stats_.get(), &budget_, &context_, pool_.get(), [this](int from) {
           for (auto& worker : workers_) {
             if (worker.get() != workers_[from].get()) worker->PostEviction();
           }

@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "handlers/handler.h"
+#include "server/memory/memory_budget.h"
 #include "server/options.h"
 #include "server/served_handler.h"
 #include "server/stats.h"
@@ -66,7 +67,7 @@ class Server {
   common::IoBackend io_backend() const;
 
   // Thread-safe: the server-wide memory budget, for handlers that queue requests of their own.
-  handlers::MemoryAccount* memory_budget() { return &stats_->buffer_memory; }
+  handlers::MemoryAccount* memory_budget() { return &budget_; }
 
   // Thread-safe: the statistics (stats.h), for the admin pages.
   const ServerStats& stats() const { return *stats_; }
@@ -79,6 +80,7 @@ class Server {
 
  private:
   const ServerOptions options_;
+  MemoryBudget budget_;  // --max_buffer_memory: charged by the workers and handlers
   std::unique_ptr<ServerStats> stats_;
   handlers::HandlerContext context_;
   std::vector<ListenerSpec> specs_;

@@ -27,8 +27,8 @@ void RecentLatency::AddTo(int64_t now_ns, common::LatencyHistogram::Snapshot* sn
   }
 }
 
-ServerStats::ServerStats(int workers, int64_t max_buffer_memory)
-    : buffer_memory(max_buffer_memory), start_ns_(common::MonotonicNanos()) {
+ServerStats::ServerStats(int workers, const MemoryBudget* budget)
+    : budget_(budget), start_ns_(common::MonotonicNanos()) {
   for (int i = 0; i < workers; ++i) workers_.push_back(std::make_unique<WorkerStats>());
 }
 
@@ -86,8 +86,8 @@ std::vector<handlers::Stat> ServerStats::Snapshot() const {
   auto micros = [](absl::Duration d) { return absl::ToInt64Microseconds(d); };
   stats.insert(stats.end(), {
       {"pending_output_bytes_max", pending_output_max},
-      {"buffer_memory_bytes", buffer_memory.used()},
-      {"buffer_memory_limit_bytes", buffer_memory.limit()},
+      {"buffer_memory_bytes", budget_->used()},
+      {"buffer_memory_limit_bytes", budget_->limit()},
       {"latency_window_seconds", RecentLatency::kSlots * RecentLatency::kSlotNanos / 1'000'000'000},
       {"latency_window_frames", static_cast<int64_t>(latency.count())},
       {"latency_p50_us", micros(latency.Percentile(50))},

@@ -24,7 +24,7 @@
 
 #include "common/latency_histogram.h"
 #include "handlers/handler.h"
-#include "server/memory_budget.h"
+#include "server/memory/memory_budget.h"
 
 namespace server {
 
@@ -138,7 +138,8 @@ class HandlerCounters {
 
 class ServerStats : public handlers::StatsSource {
  public:
-  ServerStats(int workers, int64_t max_buffer_memory);
+  // `budget` is the server's (shown in the snapshot) and must outlive the stats.
+  ServerStats(int workers, const MemoryBudget* budget);
 
   WorkerStats& worker(int index) { return *workers_[index]; }
   const WorkerStats& worker(int index) const { return *workers_[index]; }
@@ -150,12 +151,13 @@ class ServerStats : public handlers::StatsSource {
 
   // Connections handed to workers and not yet closed. The acceptor adds, workers subtract.
   std::atomic<int64_t> open_connections{0};
-  // Bytes held for connections, against --max_buffer_memory. Workers and handler threads charge.
-  MemoryBudget buffer_memory;
+  // Bytes held for connections, against --max_buffer_memory (owned by the server).
+  const MemoryBudget& buffer_memory() const { return *budget_; }
 
   std::vector<handlers::Stat> Snapshot() const override;
 
  private:
+  const MemoryBudget* const budget_;
   const int64_t start_ns_;
   std::vector<std::unique_ptr<WorkerStats>> workers_;  // one allocation each: no false sharing
   AcceptorStats acceptor_;

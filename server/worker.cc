@@ -24,7 +24,7 @@ std::atomic<uint64_t> next_connection_id{1};
 
 }  // namespace
 
-Worker::Worker(int id, const ServerOptions& options, ServerStats* stats,
+Worker::Worker(int id, const ServerOptions& options, ServerStats* stats, MemoryBudget* budget,
                const handlers::HandlerContext* context, HandlerPool* pool,
                std::function<void(int)> evict_elsewhere)
     : id_(id),
@@ -36,10 +36,10 @@ Worker::Worker(int id, const ServerOptions& options, ServerStats* stats,
       frame_timeout_ns_(absl::ToInt64Nanoseconds(options.frame_timeout)),
       request_deadlines_(options.handler_timeout),
       later_{pool, &request_deadlines_, &loop_, this, options.max_frame_bytes,
-             &stats->buffer_memory},
+             budget},
       read_buffer_(new char[kReadBufferBytes]),
       memory_release_(common::MonotonicNanos()),
-      budget_(stats->buffer_memory),
+      budget_(*budget),
       evict_elsewhere_(std::move(evict_elsewhere)) {}
 
 Worker::~Worker() {

@@ -18,7 +18,7 @@
 //     freed memory back to the kernel (memory_release.h).
 // No call on the loop blocks: a slow or silent client costs the others nothing.
 //
-//   Worker worker(0, options, &stats, &context, &pool);
+//   Worker worker(0, options, &stats, &budget, &context, &pool, evict_elsewhere);
 //   CHECK_OK(worker.Start());
 //   worker.Adopt(fd, &served);                      // any thread
 //   worker.Drain(MonotonicNanos() + grace);         // any thread: finish up and stop
@@ -43,7 +43,8 @@
 #include "server/handler_pool.h"
 #include "server/later_answers.h"
 #include "server/log_limiter.h"
-#include "server/memory_release.h"
+#include "server/memory/memory_budget.h"
+#include "server/memory/memory_release.h"
 #include "server/options.h"
 #include "server/probation.h"
 #include "server/request_deadlines.h"
@@ -55,10 +56,10 @@ namespace server {
 
 class Worker : private LateReplyReceiver, private Connection::Owner {
  public:
-  // `stats`, `context` and `pool` are the server's and must outlive the worker. When closing
+  // `stats`, `budget`, `context` and `pool` are the server's and must outlive the worker. When closing
   // its own largest connections does not bring the memory budget back, the worker calls
   // `evict_elsewhere(id)` (any thread) to have the other workers do the same.
-  Worker(int id, const ServerOptions& options, ServerStats* stats,
+  Worker(int id, const ServerOptions& options, ServerStats* stats, MemoryBudget* budget,
          const handlers::HandlerContext* context, HandlerPool* pool,
          std::function<void(int)> evict_elsewhere);
   ~Worker() override;
@@ -174,7 +175,7 @@ class Worker : private LateReplyReceiver, private Connection::Owner {
   size_t waiting_next_ = 0;       // the first of waiting_ not yet adopted
   std::unique_ptr<char[]> read_buffer_;  // shared by this worker's connections
   LogLimiter log_limiter_{10};  // client-provoked warnings: at most 10 lines a second
-  MemoryBudget& budget_;        // server-wide, in *server_stats_
+  MemoryBudget& budget_;        // server-wide, the server's
   const std::function<void(int)> evict_elsewhere_;
   std::atomic<bool> eviction_posted_{false};  // a PostEviction task is queued
   std::vector<Connection*> memory_paused_;    // not read until the budget has room

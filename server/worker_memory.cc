@@ -1,4 +1,4 @@
-// Worker: the server-wide memory budget (--max_buffer_memory). See server/memory_budget.h.
+// Worker: the server-wide memory budget (--max_buffer_memory). See server/memory/memory_budget.h.
 //
 // The policy, in the order it acts:
 //   1. Every connection's held bytes (HeldBytes: partial input, unsent and held replies) are

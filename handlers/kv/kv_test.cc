@@ -15,7 +15,7 @@
 #include "gtest/gtest.h"
 #include "handlers/handler_testing.h"
 #include "handlers/kv/group_commit.h"
-#include "server/memory_budget.h"
+#include "server/memory/memory_budget.h"
 
 namespace handlers {
 namespace {

@@ -10,8 +10,8 @@
 //
 // Thread-safe (one atomic): workers and handler threads charge it concurrently; a handler that
 // queues requests itself (the kv handler's group commit) charges it through MemoryAccount.
-#ifndef SERVER_MEMORY_BUDGET_H_
-#define SERVER_MEMORY_BUDGET_H_
+#ifndef SERVER_MEMORY_MEMORY_BUDGET_H_
+#define SERVER_MEMORY_MEMORY_BUDGET_H_
 
 #include <atomic>
 #include <cstdint>
@@ -53,4 +53,4 @@ class MemoryBudget : public handlers::MemoryAccount {
 
 }  // namespace server
 
-#endif  // SERVER_MEMORY_BUDGET_H_
+#endif  // SERVER_MEMORY_MEMORY_BUDGET_H_

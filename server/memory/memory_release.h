@@ -16,8 +16,8 @@
 //   deadline = std::min(deadline, release.NextDeadlineNs());
 //
 // Not thread-safe: one per worker.
-#ifndef SERVER_MEMORY_RELEASE_H_
-#define SERVER_MEMORY_RELEASE_H_
+#ifndef SERVER_MEMORY_MEMORY_RELEASE_H_
+#define SERVER_MEMORY_MEMORY_RELEASE_H_
 
 #include <cstdint>
 
@@ -51,4 +51,4 @@ class MemoryRelease {
 
 }  // namespace server
 
-#endif  // SERVER_MEMORY_RELEASE_H_
+#endif  // SERVER_MEMORY_MEMORY_RELEASE_H_

@@ -1,6 +1,6 @@
 // MemoryRelease's promises, on a simulated clock: quiet turns release a second after the last
 // close, a worker that is never quiet still releases every 30 s, evictions release at once.
-#include "server/memory_release.h"
+#include "server/memory/memory_release.h"
 
 #include <cstdint>
 
