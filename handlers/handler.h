@@ -92,7 +92,6 @@ class Completion {
   void Fail(absl::Status status) { Send(std::move(status), std::string()); }
   // The server closes the connection once this reply is written.
   void CloseAfterReply() { close_after_ = true; }
-  bool pending() const { return sink_ != nullptr; }
 
  private:
   void Send(absl::Status status, std::string payload) {

@@ -24,6 +24,17 @@ int OutputQueue::Peek(absl::string_view* parts, int max_parts) const {
   return n;
 }
 
+int OutputQueue::PeekIovecs(iovec* parts, int max_parts) const {
+  int n = 0;
+  for (const Buffer& segment : segments_) {
+    if (n == max_parts) break;
+    if (segment.empty()) continue;
+    parts[n].iov_base = const_cast<char*>(segment.data());
+    parts[n++].iov_len = segment.size();
+  }
+  return n;
+}
+
 void OutputQueue::Consume(size_t n) {
   DCHECK_LE(n, size());
   size_t emptied = 0;  // sealed segments fully consumed, dropped at the end in one go

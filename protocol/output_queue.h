@@ -19,6 +19,8 @@
 #ifndef PROTOCOL_OUTPUT_QUEUE_H_
 #define PROTOCOL_OUTPUT_QUEUE_H_
 
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <string>
 
@@ -54,6 +56,10 @@ class OutputQueue {
 
   // Fills `parts` with up to `max_parts` views of the pending bytes, in order; returns how many.
   int Peek(absl::string_view* parts, int max_parts) const;
+  // The same as iovecs for one sendmsg/writev: at most kMaxWriteParts of them, each up to a
+  // 64 KiB segment or one large reply, so one call can take plenty.
+  static constexpr int kMaxWriteParts = 16;
+  int PeekIovecs(iovec* parts, int max_parts) const;
 
   // Drops `n` bytes from the front. Requires n <= size().
   void Consume(size_t n);

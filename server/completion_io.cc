@@ -1,5 +1,7 @@
 #include "server/completion_io.h"
 
+#include "server/socket.h"
+
 #include <sys/epoll.h>
 
 #include <cerrno>
@@ -72,7 +74,7 @@ void CompletionIo::OnReceiveStopped(int result) {
 int CompletionIo::ReadDirectly() {
   thread_local std::unique_ptr<char[]> buffer(new char[kDirectReadBytes]);
   const ssize_t n = recv(fd_, buffer.get(), kDirectReadBytes, MSG_DONTWAIT);
-  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
+  if (n < 0) return WouldBlock(errno) ? -EAGAIN : -errno;
   if (n > 0) OnReceived(absl::string_view(buffer.get(), n));
   return static_cast<int>(n);
 }
@@ -98,13 +100,7 @@ ssize_t CompletionIo::Send() {
 bool CompletionIo::PrepareSend(const msghdr** message) {
   send_queued_ = false;
   if (closed_ || output_->empty()) return false;
-  absl::string_view parts[kMaxSendParts];
-  const int count = output_->Peek(parts, kMaxSendParts);
-  for (int i = 0; i < count; ++i) {
-    iov_[i].iov_base = const_cast<char*>(parts[i].data());
-    iov_[i].iov_len = parts[i].size();
-  }
-  message_.msg_iovlen = count;
+  message_.msg_iovlen = output_->PeekIovecs(iov_, kMaxSendParts);
   output_->Pin();
   sending_ = true;
   *message = &message_;

@@ -64,7 +64,7 @@ class CompletionIo : private common::Uring::Socket {
   bool Idle() const { return !receiving_ && !sending_ && !send_queued_; }
 
  private:
-  static constexpr int kMaxSendParts = 16;
+  static constexpr int kMaxSendParts = protocol::OutputQueue::kMaxWriteParts;
   static constexpr int kEndOfStream = -1;  // in end_; otherwise an errno
   // A read that the ring could not serve (-ENOBUFS) goes straight to the socket, this much.
   static constexpr size_t kDirectReadBytes = 64 << 10;

@@ -10,6 +10,7 @@
 
 #include "server/connection_link.h"
 #include "server/serial_calls.h"
+#include "server/socket.h"
 
 namespace server {
 namespace {
@@ -19,22 +20,13 @@ namespace {
 constexpr size_t kReadInPlaceMinBytes = 64 << 10;
 // An emptied output queue keeps at most this much allocated, so idle connections stay small.
 constexpr size_t kKeepOutputCapacity = 16 << 10;
-// At most this many output segments go to one sendmsg (each is up to a 64 KiB segment or one
-// large reply, so this is plenty for one call).
-constexpr int kMaxSendParts = 16;
-
-bool WouldBlock(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
+constexpr int kMaxSendParts = protocol::OutputQueue::kMaxWriteParts;
 
 // Writes what the socket takes of `output`: one system call whatever the number of segments.
 ssize_t SendPlain(int fd, const protocol::OutputQueue& output) {
-  absl::string_view parts[kMaxSendParts];
-  const int count = output.Peek(parts, kMaxSendParts);
-  if (count == 1) return send(fd, parts[0].data(), parts[0].size(), MSG_NOSIGNAL);
   iovec iov[kMaxSendParts];
-  for (int i = 0; i < count; ++i) {
-    iov[i].iov_base = const_cast<char*>(parts[i].data());
-    iov[i].iov_len = parts[i].size();
-  }
+  const int count = output.PeekIovecs(iov, kMaxSendParts);
+  if (count == 1) return send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
   msghdr message{};
   message.msg_iov = iov;
   message.msg_iovlen = count;

@@ -155,7 +155,6 @@ class Connection : public common::Watcher {
 
   int fd() const { return fd_; }
   uint64_t id() const { return id_; }
-  handlers::Handler& handler() { return *handler_; }
   // The handler, shared with calls on handler threads that may outlive the connection. Made
   // on first use: connections of non-blocking handlers never pay for the shared count.
   std::shared_ptr<handlers::Handler> shared_handler();

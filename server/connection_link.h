@@ -49,7 +49,6 @@ class ConnectionLink : public handlers::CompletionSink,
 
   // Loop thread: the connection has closed.
   void Cut() { connection_ = nullptr; }
-  Connection* connection() const { return connection_; }
 
  private:
   Connection* connection_;  // loop thread only; null once closed

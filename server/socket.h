@@ -3,6 +3,7 @@
 #ifndef SERVER_SOCKET_H_
 #define SERVER_SOCKET_H_
 
+#include <cerrno>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -27,6 +28,11 @@ void SetNoDelay(int fd);
 
 // Raises the soft RLIMIT_NOFILE to the hard limit and returns the new soft limit.
 int RaiseFileDescriptorLimit();
+
+// Whether a failed non-blocking read or write only has to wait (errno from it).
+inline bool WouldBlock(int error) {
+  return error == EAGAIN || error == EWOULDBLOCK || error == EINTR;
+}
 
 }  // namespace server
 
