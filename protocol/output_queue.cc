@@ -16,23 +16,13 @@ Buffer& OutputQueue::BufferForNextReply() {
 }
 
 int OutputQueue::Peek(absl::string_view* parts, int max_parts) const {
-  int n = 0;
-  for (const Buffer& segment : segments_) {
-    if (n == max_parts) break;
-    if (!segment.empty()) parts[n++] = segment.view();
-  }
-  return n;
+  return PeekAs(parts, max_parts, [](const Buffer& segment) { return segment.view(); });
 }
 
 int OutputQueue::PeekIovecs(iovec* parts, int max_parts) const {
-  int n = 0;
-  for (const Buffer& segment : segments_) {
-    if (n == max_parts) break;
-    if (segment.empty()) continue;
-    parts[n].iov_base = const_cast<char*>(segment.data());
-    parts[n++].iov_len = segment.size();
-  }
-  return n;
+  return PeekAs(parts, max_parts, [](const Buffer& segment) {
+    return iovec{const_cast<char*>(segment.data()), segment.size()};
+  });
 }
 
 void OutputQueue::Consume(size_t n) {

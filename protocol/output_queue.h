@@ -78,6 +78,17 @@ class OutputQueue {
   std::string ToString() const;
 
  private:
+  // The pending segments, in order, as up to `max_parts` parts made by `make(segment)`.
+  template <typename Part, typename Make>
+  int PeekAs(Part* parts, int max_parts, Make make) const {
+    int n = 0;
+    for (const Buffer& segment : segments_) {
+      if (n == max_parts) break;
+      if (!segment.empty()) parts[n++] = make(segment);
+    }
+    return n;
+  }
+
   size_t segment_bytes_;
   // Never empty; replies go to the back one. Two segments live inline: an idle connection
   // costs no allocation, nor does the second segment a pinned queue starts.
