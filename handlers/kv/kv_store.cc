@@ -21,15 +21,17 @@ absl::Status FromRocks(const rocksdb::Status& status) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path, bool sync) {
+absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path, bool sync,
+                                                       bool count_wal_syncs) {
   rocksdb::Options options;
   options.create_if_missing = true;
   // Point lookups are all kv does: bloom filters and a 64 MiB block cache keep a GET of a key
   // that is not in the memtable off the disk (and answerable on the loop).
   options.OptimizeForPointLookup(/*block_cache_size_mb=*/64);
-  // Counters only (per-core, no clock reads): what wal_syncs() reports.
-  options.statistics = rocksdb::CreateDBStatistics();
-  options.statistics->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
+  if (count_wal_syncs) {  // counters only (no clock reads): what wal_syncs() reports
+    options.statistics = rocksdb::CreateDBStatistics();
+    options.statistics->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
+  }
   rocksdb::DB* db = nullptr;
   const rocksdb::Status status = rocksdb::DB::Open(options, path, &db);
   if (!status.ok()) {
@@ -128,6 +130,7 @@ absl::Status KvStore::Commit(std::vector<Command*>& commands) {
 absl::Status KvStore::Flush() { return FromRocks(db_->FlushWAL(/*sync=*/true)); }
 
 int64_t KvStore::wal_syncs() const {
+  if (statistics_ == nullptr) return -1;
   return static_cast<int64_t>(statistics_->getTickerCount(rocksdb::WAL_FILE_SYNCED));
 }
 

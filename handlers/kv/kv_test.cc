@@ -175,7 +175,8 @@ TEST_F(KvHandlerTest, TheLoopAnswersCachedReadsAndQueuesWrites) {
 }
 
 TEST(KvGroupCommitTest, SyncedWritesAreAnsweredAfterTheirCommitAndReadInOrder) {
-  std::unique_ptr<KvStore> store = KvStore::Open(TempPath(""), /*sync=*/true).value();
+  std::unique_ptr<KvStore> store =
+      KvStore::Open(TempPath(""), /*sync=*/true, /*count_wal_syncs=*/true).value();
   HandlerCounter commits, commands;
   CommitGate gate;
   GroupCommit group(store.get(), &commits, &commands);
@@ -223,7 +224,8 @@ TEST(KvGroupCommitTest, SyncedWritesAreAnsweredAfterTheirCommitAndReadInOrder) {
 }
 
 TEST(KvGroupCommitTest, ManyConnectionsWritesShareCommits) {
-  std::unique_ptr<KvStore> store = KvStore::Open(TempPath(""), /*sync=*/true).value();
+  std::unique_ptr<KvStore> store =
+      KvStore::Open(TempPath(""), /*sync=*/true, /*count_wal_syncs=*/true).value();
   HandlerCounter commits, commands;
   CommitGate gate;
   GroupCommit group(store.get(), &commits, &commands);
