@@ -30,6 +30,11 @@ inline std::string PayloadOf(const absl::StatusOr<client::Client::Reply>& reply)
   return reply->payload;
 }
 
+// True for an error reply (docs/protocol.md); false for a normal one or no reply at all.
+inline bool IsErrorReply(const absl::StatusOr<client::Client::Reply>& reply) {
+  return reply.ok() && reply->is_error;
+}
+
 // One request on a new connection: its reply's payload, or why there is none.
 inline std::string CallOnce(int port, absl::string_view payload,
                             absl::Duration timeout = absl::Seconds(30)) {
