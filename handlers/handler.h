@@ -207,8 +207,9 @@ class HandlerCounter {
 class MemoryAccount {
  public:
   virtual ~MemoryAccount() = default;
-  // Charges `bytes` and returns true if the budget's total stays within its limit; otherwise
-  // charges nothing and returns false (the handler refuses or waits).
+  // Charges `bytes` and returns true if the budget's total stays within the handlers' share
+  // (half the limit: the rest is the connections', which eviction can free); otherwise charges
+  // nothing and returns false (the handler refuses or waits).
   virtual bool TryCharge(int64_t bytes) = 0;
   // Gives back `bytes` charged by TryCharge.
   virtual void Release(int64_t bytes) = 0;
