@@ -28,6 +28,6 @@ def server_binary(name, handlers, default_handler = "echo", **kwargs):
     native.cc_binary(
         name = name,
         srcs = [default_source],
-        deps = [Label("//server:main")] + handlers + extra,
+        deps = [Label("//server/app:main")] + handlers + extra,
         **kwargs
     )

@@ -19,7 +19,7 @@
 #include "handlers/echo/echo.h"
 #include "protocol/buffer.h"
 #include "protocol/frame.h"
-#include "server/server.h"
+#include "server/app/server.h"
 
 namespace {
 std::atomic<int64_t> allocations{0};

@@ -1,0 +1,35 @@
+// The server's command-line flags (gflags), and their translation into ServerOptions. Every
+// flag is checked by a gflags validator as it is parsed (common/cli.h: a bad value exits 2
+// naming the flag), so OptionsFromFlags() cannot fail.
+#ifndef SERVER_APP_FLAGS_H_
+#define SERVER_APP_FLAGS_H_
+
+#include <string>
+
+#include "gflags/gflags.h"
+#include "server/config/options.h"
+
+DECLARE_string(handler);
+DECLARE_string(bind);
+DECLARE_int32(port);
+DECLARE_string(port_file);
+DECLARE_int32(stats_port);
+DECLARE_string(stats_handler);
+DECLARE_string(stats_port_file);
+DECLARE_int32(admin_port);
+DECLARE_string(admin_port_file);
+DECLARE_int64(drain_delay_ms);
+DECLARE_string(tls_cert);
+DECLARE_string(tls_key);
+DECLARE_string(tls_client_ca);
+
+namespace server {
+
+// The --handler default: set per binary by server_binary(default_handler = ...).
+extern const char kDefaultHandler[];
+
+ServerOptions OptionsFromFlags();
+
+}  // namespace server
+
+#endif  // SERVER_APP_FLAGS_H_

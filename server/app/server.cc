@@ -1,0 +1,80 @@
+#include "server/app/server.h"
+
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "server/accept/acceptor.h"
+#include "server/dispatch/handler_pool.h"
+#include "server/net/socket.h"
+#include "server/worker/worker.h"
+
+namespace server {
+
+Server::Server(const ServerOptions& options)
+    : options_(options),
+      budget_(options.max_buffer_memory),
+      stats_(std::make_unique<ServerStats>(WorkerCount(options), &budget_)) {
+  context_.stats = stats_.get();
+}
+
+Server::~Server() { Shutdown(); }
+
+void Server::AddListener(ListenerSpec spec) { specs_.push_back(std::move(spec)); }
+
+void Server::AddDrainHook(std::function<void()> hook) { drain_hooks_.push_back(std::move(hook)); }
+
+void Server::AddStopHook(std::function<void()> hook) { stop_hooks_.push_back(std::move(hook)); }
+
+common::IoBackend Server::io_backend() const { return workers_.front()->io_backend(); }
+
+absl::Status Server::Start() {
+  std::vector<Acceptor::Listener> listeners;
+  auto fail = [&listeners](absl::Status status) {
+    for (const Acceptor::Listener& l : listeners) close(l.fd);
+    return status;
+  };
+  for (const ListenerSpec& spec : specs_) {
+    absl::StatusOr<int> fd = ListenTcp(spec.address, spec.port, options_.reuse_port);
+    if (!fd.ok()) return fail(fd.status());
+    listeners.push_back({*fd, &spec.handler});
+    absl::StatusOr<int> port = LocalPort(*fd);
+    if (!port.ok()) return fail(port.status());
+    ports_.push_back(*port);
+  }
+  pool_ = std::make_unique<HandlerPool>(options_.handler_threads, options_.max_queued_requests);
+  pool_->Start();
+  for (int i = 0; i < WorkerCount(options_); ++i) {
+    workers_.push_back(std::make_unique<Worker>(
+        i, options_, stats_.get(), &budget_, &context_, pool_.get(), [this](int from) {
+          for (auto& worker : workers_) {
+            if (worker.get() != workers_[from].get()) worker->PostEviction();
+          }
+        }));
+    if (absl::Status status = workers_.back()->Start(); !status.ok()) return fail(status);
+  }
+  acceptor_ = std::make_unique<Acceptor>(
+      options_, stats_.get(), [this](int fd, const ServedHandler* handler) {
+        workers_[next_worker_]->Adopt(fd, handler);  // in turn
+        next_worker_ = (next_worker_ + 1) % workers_.size();
+      });
+  return acceptor_->Start(std::move(listeners));
+}
+
+void Server::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  // The listener goes last: while the workers drain, a connection that still arrives is
+  // accepted and closed with a FIN once it owes nothing (a worker that has finished closes it
+  // at once), rather than reset by the kernel in a closed listener's queue.
+  const int64_t deadline =
+      common::MonotonicNanos() + absl::ToInt64Nanoseconds(options_.shutdown_grace);
+  if (acceptor_) acceptor_->AcceptWaiting();  // handed over before the workers drain
+  for (auto& worker : workers_) worker->Drain(deadline);
+  for (auto& worker : workers_) worker->Join();
+  if (acceptor_) acceptor_->Stop();
+  for (auto& hook : drain_hooks_) hook();
+  if (pool_) pool_->Stop();
+  for (auto& hook : stop_hooks_) hook();
+}
+
+}  // namespace server

@@ -1,0 +1,61 @@
+// AnswerLink: how an answer given later, on any thread, finds its session.
+//
+// A handler's Completion (handlers/handler.h) holds a link, not the session: the link encodes
+// the reply frame on the completing thread, then posts it to the session's event loop. There,
+// and only there, the link knows whether the session still exists (Cut() is called on the loop
+// when its connection closes), so a late answer can never touch freed memory: it is discarded
+// and counted. One that comes after the loop itself has stopped (the server is past its
+// shutdown) is dropped by the loop's task queue. Made on the first request of a session that
+// is not answered inline; sessions served only inline never have one.
+//
+// Thread rule: Complete() from any thread; Cut() and the delivery on the loop thread.
+#ifndef SERVER_DISPATCH_ANSWER_LINK_H_
+#define SERVER_DISPATCH_ANSWER_LINK_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/event_loop.h"
+#include "handlers/handler.h"
+#include "server/stats/stats.h"
+
+namespace server {
+
+// Where a late answer goes, on the loop thread.
+class LateAnswerTarget {
+ public:
+  virtual ~LateAnswerTarget() = default;
+  // `frame` is the whole reply frame.
+  virtual void OnLateAnswer(uint64_t request, std::string frame, bool is_error,
+                            bool close_after) = 0;
+};
+
+class AnswerLink : public handlers::CompletionSink,
+                   public std::enable_shared_from_this<AnswerLink> {
+ public:
+  // `discarded` counts the answers that find the target gone; it outlives every task posted to
+  // `loop` (it is the worker's).
+  AnswerLink(LateAnswerTarget* target, std::shared_ptr<common::TaskQueue> loop,
+             uint32_t max_frame_bytes, Counter* discarded)
+      : target_(target),
+        loop_(std::move(loop)),
+        max_frame_bytes_(max_frame_bytes),
+        discarded_(discarded) {}
+
+  void Complete(uint64_t request, absl::Status status, std::string payload,
+                bool close_after) override;
+
+  // Loop thread: the target is gone.
+  void Cut() { target_ = nullptr; }
+
+ private:
+  LateAnswerTarget* target_;  // loop thread only; null once cut
+  const std::shared_ptr<common::TaskQueue> loop_;
+  const uint32_t max_frame_bytes_;
+  Counter* const discarded_;
+};
+
+}  // namespace server
+
+#endif  // SERVER_DISPATCH_ANSWER_LINK_H_
