@@ -83,17 +83,24 @@ absl::Status EventLoop::Init(IoBackend backend) {
 }
 
 void EventLoop::Run(const TurnCallback& turn) {
-  thread_id_ = std::this_thread::get_id();
-  if (uring_ != nullptr) {  // the ring's one submitter is this thread
-    const absl::Status enabled = uring_->Enable();
-    CHECK(enabled.ok()) << enabled;
-  }
   int64_t deadline_ns = 0;  // the first turn runs at once
   while (!quit_) {
-    const int n = WaitAndDispatch(WaitMillis(deadline_ns));
+    const int n = RunOnce(WaitMillis(deadline_ns));
     deadline_ns = turn(now_ns_, n);
   }
   tasks_->Close();
+}
+
+int EventLoop::RunOnce(int timeout_ms) {
+  if (!started_) {
+    started_ = true;
+    thread_id_ = std::this_thread::get_id();
+    if (uring_ != nullptr) {  // the ring's one submitter is this thread
+      const absl::Status enabled = uring_->Enable();
+      CHECK(enabled.ok()) << enabled;
+    }
+  }
+  return WaitAndDispatch(timeout_ms);
 }
 
 int EventLoop::WaitAndDispatch(int timeout_ms) {

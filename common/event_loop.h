@@ -94,6 +94,10 @@ class EventLoop : private Watcher {
   void Run(const TurnCallback& turn);
   // Loop thread: Run() returns after this turn.
   void Quit();
+  // One turn without the callback: waits up to `timeout_ms` (-1: no limit) for events, then
+  // runs their watchers and the posted tasks; returns the number of events. For tests that
+  // step a loop on their own thread, which from then on is the loop thread.
+  int RunOnce(int timeout_ms);
 
   // The time of the current turn (the wake-up), on the loop thread.
   int64_t now_ns() const { return now_ns_; }
@@ -120,6 +124,7 @@ class EventLoop : private Watcher {
   std::thread::id thread_id_;
   int64_t now_ns_ = 0;
   bool quit_ = false;
+  bool started_ = false;  // the loop thread is known (and, on io_uring, the ring enabled)
 };
 
 }  // namespace common
