@@ -5,6 +5,7 @@
 
 #include "protocol/buffer.h"
 #include "common/clock.h"
+#include "glog/logging.h"
 #include "protocol/frame.h"
 #include "server/dispatch/serial_calls.h"
 
@@ -18,6 +19,7 @@ Session::~Session() { Close(); }
 
 void Session::Start(handlers::ConnectionInfo info) {
   handlers::HandlerContext context = *services_->context;
+  peer_ = info.peer;
   context.connection = std::move(info);
   owned_handler_ = served_->factory(context);
   handler_ = owned_handler_.get();
@@ -26,10 +28,24 @@ void Session::Start(handlers::ConnectionInfo info) {
 DispatchResult Session::Serve(protocol::FrameDecoder& decoder, const DispatchLimits& limits) {
   DispatchLimits with_handler = limits;
   with_handler.blocking = served_->blocking;
-  const DispatchResult result =
-      DispatchFrames(decoder, *handler_, order_, *output_, this, with_handler);
+  DispatchResult result = DispatchFrames(decoder, *handler_, order_, *output_, this, with_handler);
+  decoder.Retain();  // the shared read buffer is about to serve another connection
+  if (!decoder.status().ok() && result.stopped != StopReason::kProtocolError) {
+    // Retain() could not have the memory for the frame that follows: the stream ends there.
+    result.stopped = StopReason::kProtocolError;
+    result.error = decoder.status();
+  }
+  WorkerStats& stats = *services_->stats;
+  if (result.stopped == StopReason::kProtocolError) {
+    if (int suppressed = 0; services_->log == nullptr || services_->log->Allow(now_ns(), &suppressed)) {
+      LOG(WARNING) << "closing " << peer_ << ": " << result.error.message()
+                   << common::LogLimiter::Note(suppressed);
+    }
+    // A frame whose memory could not be had ends the stream the same way, counted apart.
+    (absl::IsResourceExhausted(result.error) ? stats.closed_no_memory
+                                             : stats.closed_protocol_error).Add(1);
+  }
   if (result.frames > 0) {
-    WorkerStats& stats = *services_->stats;
     stats.frames_in.Add(result.frames);
     stats.frames_out.Add(result.replies);
     stats.handler_errors.Add(result.handler_errors);

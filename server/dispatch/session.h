@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "common/event_loop.h"
+#include "common/log_limiter.h"
 #include "handlers/handler.h"
 #include "protocol/frame_decoder.h"
 #include "protocol/output_queue.h"
@@ -51,6 +52,7 @@ class Session : private LaterAnswers, private LateAnswerTarget {
     MemoryBudget* budget;                      // charged for requests queued for the pool
     WorkerStats* stats;
     uint32_t max_frame_bytes;
+    common::LogLimiter* log = nullptr;         // client-provoked warnings; null: not limited
   };
 
   class Owner {
@@ -71,7 +73,9 @@ class Session : private LaterAnswers, private LateAnswerTarget {
   void Start(handlers::ConnectionInfo info);
   bool started() const { return handler_ != nullptr; }
 
-  // Answers the complete frames `decoder` holds, within `limits` (dispatch.h).
+  // Answers the complete frames `decoder` holds, within `limits` (dispatch.h), then keeps what
+  // is left of its input (Retain). A bad header, or a frame whose memory could not be had,
+  // stops it with kProtocolError: logged (rate-limited) and counted.
   DispatchResult Serve(protocol::FrameDecoder& decoder, const DispatchLimits& limits);
 
   // Answers a request still waiting with an error reply in its place (its deadline passed).
@@ -111,6 +115,7 @@ class Session : private LaterAnswers, private LateAnswerTarget {
   Owner* const owner_;
   protocol::OutputQueue* const output_;  // the connection's
   ReplyOrder order_;
+  std::string peer_;                                   // for log lines
   handlers::Handler* handler_ = nullptr;               // one of the two below
   std::unique_ptr<handlers::Handler> owned_handler_;   // until a blocking call shares it
   std::shared_ptr<handlers::Handler> shared_handler_;  // with calls that may outlive the session

@@ -17,21 +17,6 @@ constexpr size_t kKeepOutputCapacity = 16 << 10;
 
 }  // namespace
 
-const char* ConnectionStateName(ConnectionState state) {
-  switch (state) {
-    case ConnectionState::kHandshaking: return "handshaking";
-    case ConnectionState::kProbation: return "probation";
-    case ConnectionState::kOpen: return "open";
-    case ConnectionState::kPausedOutput: return "paused-output";
-    case ConnectionState::kPausedInflight: return "paused-inflight";
-    case ConnectionState::kPausedMemory: return "paused-memory";
-    case ConnectionState::kClosingAfterReply: return "closing-after-reply";
-    case ConnectionState::kPeerClosed: return "peer-closed";
-    case ConnectionState::kClosed: return "closed";
-  }
-  return "?";
-}
-
 Connection::Connection(int fd, uint64_t id, const ServedHandler* served, const Env* env)
     : fd_(fd),
       id_(id),
@@ -43,20 +28,11 @@ Connection::Connection(int fd, uint64_t id, const ServedHandler* served, const E
 
 // A connection is destroyed closed (its host frees it after Close()), except with its worker:
 // then the host is not told.
-Connection::~Connection() {
-  if (closed()) return;
-  state_ = ConnectionState::kClosed;
-  session_.Close();
-  if (transport_ != nullptr) transport_->Close();
-  close(fd_);
-}
+Connection::~Connection() { CloseSocket(); }
 
 void Connection::Start() {
   transport_ = env_->transports->ForAccepted(binding(), served_->tls);
-  if (transport_ == nullptr) {  // logged
-    Close();
-    return;
-  }
+  if (transport_ == nullptr) return Close();  // TLS could not start (logged)
   if (!transport_->handshake_done()) {
     // Bound by the frame timeout: a client that never finishes its handshake is treated like
     // one that never finishes its first frame.
@@ -78,10 +54,7 @@ void Connection::StartSession() {
 
 void Connection::OnTransportReady(bool readable, bool writable, bool failed) {
   if (closed()) return;
-  if (state_ == ConnectionState::kHandshaking) {
-    ContinueHandshake();
-    return;
-  }
+  if (state_ == ConnectionState::kHandshaking) return ContinueHandshake();
   if (writable) Flush();
   if (closed() || !(readable || failed)) return;
   if (reading()) {
@@ -93,28 +66,21 @@ void Connection::OnTransportReady(bool readable, bool writable, bool failed) {
 
 void Connection::ContinueHandshake() {
   switch (transport_->ContinueHandshake()) {
-    case Transport::Handshake::kDone:
-      env_->host->OnFrameProgress(this, /*incomplete=*/false, /*started=*/false);
-      env_->host->OnActivity(this);
-      StartSession();
-      UpdateInterest();
-      ReadAndServe();  // a client may send its first frame with its last handshake message
-      return;
-    case Transport::Handshake::kWaiting:
-      UpdateInterest();
-      return;
-    case Transport::Handshake::kFailed:
-      Close();  // counted and logged by the transport
-      return;
+    case Transport::Handshake::kWaiting: return UpdateInterest();
+    case Transport::Handshake::kFailed: return Close();  // counted and logged by the transport
+    case Transport::Handshake::kDone: break;
   }
+  env_->host->OnFrameProgress(this, /*incomplete=*/false, /*started=*/false);
+  env_->host->OnActivity(this);
+  StartSession();
+  UpdateInterest();
+  ReadAndServe();  // a client may send its first frame with its last handshake message
 }
 
 void Connection::Continue() {
   if (closed()) return;
-  if (reading() && transport_->input_pending()) {
-    ReadAndServe();  // what the transport holds first, then the frames
-    return;
-  }
+  // What the transport holds first, then the frames.
+  if (reading() && transport_->input_pending()) return ReadAndServe();
   if (serving()) Serve();
   if (!closed()) Flush();
 }
@@ -133,18 +99,16 @@ void Connection::ReadAndServe() {
       }
       env_->stats->bytes_in.Add(read.bytes);
       env_->host->OnActivity(this);
-      if (unanswered_since_ns_ == 0) unanswered_since_ns_ = common::MonotonicNanos();
+      latency_.OnRead();
       Serve();
       if (!closed()) Flush();
       ListIfInputPending();
       return;
     case IoResult::kEnd:
-      PeerClosed();
-      return;
+      return PeerClosed();
     case IoResult::kError:
       VLOG(1) << "read from " << peer_ << ": " << std::strerror(read.error);
-      Close();
-      return;
+      return Close();
   }
 }
 
@@ -155,49 +119,25 @@ void Connection::Serve() {
                                 .max_pending_output_bytes = env_->host->MaxPendingOutput(*this),
                                 .max_frames = env_->max_frames_per_batch,
                                 .max_inflight = env_->max_inflight});
-  decoder_.Retain();  // the shared read buffer is about to serve another connection
-  DispatchResult stop = result;
-  if (!decoder_.status().ok() && stop.stopped != StopReason::kProtocolError) {
-    // Retain() could not have the memory for the frame that follows: the stream ends there.
-    stop.stopped = StopReason::kProtocolError;
-    stop.error = decoder_.status();
-  }
   frames_taken_ += result.frames;
   if (result.frames > 0 && state_ == ConnectionState::kProbation) LeaveProbation();
-  replies_to_time_ += result.replies;
-  ApplyStop(stop);
+  latency_.OnReplies(result.replies);
+  ApplyStop(result.stopped);
   if (!closed()) UpdateFrameTimer(result.frames > 0);
 }
 
-void Connection::ApplyStop(const DispatchResult& result) {
-  switch (result.stopped) {
-    case StopReason::kNeedMoreBytes:
-      return;
-    case StopReason::kOutputFull:
-      Pause(ConnectionState::kPausedOutput);
-      return;
-    case StopReason::kInflightFull:
-      Pause(ConnectionState::kPausedInflight);
-      return;
+void Connection::ApplyStop(StopReason stopped) {
+  switch (stopped) {
+    case StopReason::kNeedMoreBytes: return;
+    case StopReason::kOutputFull: return Pause(ConnectionState::kPausedOutput);
+    case StopReason::kInflightFull: return Pause(ConnectionState::kPausedInflight);
     case StopReason::kBatchLimit:
       env_->stats->fairness_yields.Add(1);
-      env_->host->ContinueAfterTurn(this);
-      return;
+      return env_->host->ContinueAfterTurn(this);
+    // The frames before a bad header were answered: their replies go out first, then the
+    // connection closes (Flush closes it once nothing is owed; the rest of the input is not).
     case StopReason::kCloseRequested:
-      CloseAfterReply();
-      return;
-    case StopReason::kProtocolError:
-      if (int suppressed; env_->log->Allow(common::MonotonicNanos(), &suppressed)) {
-        LOG(WARNING) << "closing " << peer_ << ": " << result.error.message()
-                     << common::LogLimiter::Note(suppressed);
-      }
-      // A frame whose memory could not be had ends the stream the same way, counted apart.
-      (absl::IsResourceExhausted(result.error) ? env_->stats->closed_no_memory
-                                               : env_->stats->closed_protocol_error).Add(1);
-      // The frames before the bad header were answered: their replies go out first, then the
-      // connection closes (Flush closes it once nothing is owed; the rest of the input is not).
-      CloseAfterReply();
-      return;
+    case StopReason::kProtocolError: return CloseAfterReply();
   }
 }
 
@@ -205,31 +145,17 @@ void Connection::Flush() {
   const IoResult written = transport_->Write();
   if (written.kind == IoResult::kError) {
     VLOG(1) << "write to " << peer_ << ": " << std::strerror(written.error);
-    Close();
-    return;
+    return Close();
   }
   if (written.bytes > 0) {
     env_->stats->bytes_out.Add(written.bytes);
     env_->host->OnActivity(this);
   }
-  // Latency: from the read that brought the oldest unanswered bytes to this write.
-  if (replies_to_time_ > 0) {
-    const int64_t now_ns = common::MonotonicNanos();
-    env_->stats->RecordLatency(now_ns, absl::Nanoseconds(now_ns - unanswered_since_ns_),
-                               replies_to_time_);
-    replies_to_time_ = 0;
-  }
-  if (!hooks_.ready.linked() && state_ != ConnectionState::kPausedOutput &&
-      state_ != ConnectionState::kPausedInflight) {
-    unanswered_since_ns_ = 0;  // nothing complete is left unanswered: the next read restarts it
-  }
+  latency_.OnWrite(env_->stats, /*settled=*/!hooks_.ready.linked() && !paused_by_backpressure());
   if (output_.empty()) {
     output_.Clear(kKeepOutputCapacity);
     ResumeIfDrained();
-    if (answering_then_closing() && OwesNothing() && !hooks_.ready.linked()) {
-      Close();
-      return;
-    }
+    if (answering_then_closing() && OwesNothing() && !hooks_.ready.linked()) return Close();
   }
   UpdateInterest();
   if (!closed()) env_->host->OnHeldBytesChanged(this);
@@ -280,10 +206,7 @@ void Connection::ResumeIfDrained() {
     env_->host->ContinueAfterTurn(this);  // frames it sent before closing, not yet answered
     return;
   }
-  if ((state_ != ConnectionState::kPausedOutput && state_ != ConnectionState::kPausedInflight) ||
-      session_.places() >= env_->max_inflight) {
-    return;
-  }
+  if (!paused_by_backpressure() || session_.places() >= env_->max_inflight) return;
   state_ = ConnectionState::kOpen;
   if (input_buffered()) env_->host->ContinueAfterTurn(this);  // frames read before the pause
 }
@@ -316,11 +239,8 @@ void Connection::PeerClosed() {
   // a frame the client will never finish, and not owed.
   if (!hooks_.ready.linked()) decoder_.Clear();
   env_->host->OnFrameProgress(this, /*incomplete=*/false, /*started=*/false);
-  if (OwesNothing() && !hooks_.ready.linked()) {
-    Close();
-  } else {
-    UpdateInterest();
-  }
+  if (OwesNothing() && !hooks_.ready.linked()) return Close();
+  UpdateInterest();
 }
 
 bool Connection::OwesNothing() const {
@@ -350,11 +270,16 @@ void Connection::CloseAnswering(const absl::Status& status) {
 
 void Connection::Close() {
   if (closed()) return;
+  CloseSocket();
+  env_->host->OnClosed(this);
+}
+
+void Connection::CloseSocket() {
+  if (closed()) return;
   state_ = ConnectionState::kClosed;
   session_.Close();
   if (transport_ != nullptr) transport_->Close();  // before close(): cancels by the ring
   close(fd_);
-  env_->host->OnClosed(this);
 }
 
 // Closed, waiting for io_idle(): frees the input and output now, so that memory the budget no

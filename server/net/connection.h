@@ -36,24 +36,14 @@
 #include "protocol/output_queue.h"
 #include "server/dispatch/served_handler.h"
 #include "server/dispatch/session.h"
+#include "server/net/connection_state.h"
+#include "server/net/reply_latency.h"
 #include "server/net/transport.h"
 #include "server/net/transports.h"
 #include "server/stats/stats.h"
 
 namespace server {
 
-enum class ConnectionState {
-  kHandshaking,        // TLS: the handshake comes first; nothing is read before it is done
-  kProbation,          // no frame completed yet: waits in the probation set
-  kOpen,               // reading and answering
-  kPausedOutput,       // not reading: its unsent output is over the bound
-  kPausedInflight,     // not reading: --max_inflight_per_connection requests unanswered
-  kPausedMemory,       // not reading: --max_buffer_memory is exceeded and it was growing
-  kClosingAfterReply,  // a handler asked to close, or a bad header: answer what came before
-  kPeerClosed,         // the client finished sending: answer what it sent, then close
-  kClosed,             // descriptor closed; freed at the end of the loop's turn
-};
-const char* ConnectionStateName(ConnectionState state);
 
 class Connection : private TransportEvents, private Session::Owner {
  public:
@@ -151,7 +141,7 @@ class Connection : private TransportEvents, private Session::Owner {
   void StartSession();
   void ReadAndServe();
   void Serve();
-  void ApplyStop(const DispatchResult& result);
+  void ApplyStop(StopReason stopped);
   void Flush();
   void UpdateInterest();
   void UpdateFrameTimer(bool frame_taken);
@@ -163,6 +153,7 @@ class Connection : private TransportEvents, private Session::Owner {
   void ResumeIfDrained();
   void CloseAfterReply();
   void PeerClosed();
+  void CloseSocket();  // Close() without telling the host
 
   bool reading() const {
     return state_ == ConnectionState::kProbation || state_ == ConnectionState::kOpen;
@@ -171,6 +162,9 @@ class Connection : private TransportEvents, private Session::Owner {
   bool serving() const {
     return reading() || state_ == ConnectionState::kPausedMemory ||
            state_ == ConnectionState::kPeerClosed;
+  }
+  bool paused_by_backpressure() const {
+    return state_ == ConnectionState::kPausedOutput || state_ == ConnectionState::kPausedInflight;
   }
   bool answering_then_closing() const {
     return state_ == ConnectionState::kPeerClosed || state_ == ConnectionState::kClosingAfterReply;
@@ -194,9 +188,8 @@ class Connection : private TransportEvents, private Session::Owner {
   Session session_;
   std::unique_ptr<Transport> transport_;
   Hooks hooks_{this};
+  ReplyLatency latency_;
   int64_t frames_taken_ = 0;
-  int64_t unanswered_since_ns_ = 0;  // the read that brought the oldest unanswered bytes; 0: none
-  int64_t replies_to_time_ = 0;      // replies queued since, whose latency the next write ends
 };
 
 }  // namespace server

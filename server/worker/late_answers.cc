@@ -6,10 +6,10 @@ namespace server {
 
 LateAnswers::LateAnswers(const ServerOptions& options, common::EventLoop* loop,
                          const handlers::HandlerContext* context, HandlerPool* pool,
-                         MemoryBudget* budget, WorkerStats* stats)
+                         MemoryBudget* budget, WorkerStats* stats, common::LogLimiter* log)
     : timeout_(options.handler_timeout),
       deadlines_(options.handler_timeout),
-      services_{loop, context, pool, &deadlines_, budget, stats, options.max_frame_bytes} {}
+      services_{loop, context, pool, &deadlines_, budget, stats, options.max_frame_bytes, log} {}
 
 void LateAnswers::ExpireDue(int64_t now_ns) {
   deadlines_.Expire(now_ns, [this](Session* session, uint64_t request) {

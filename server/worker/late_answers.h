@@ -35,7 +35,7 @@ class LateAnswers {
   // All pointers are the worker's or the server's and outlive it.
   LateAnswers(const ServerOptions& options, common::EventLoop* loop,
               const handlers::HandlerContext* context, HandlerPool* pool, MemoryBudget* budget,
-              WorkerStats* stats);
+              WorkerStats* stats, common::LogLimiter* log = nullptr);
 
   const Session::Services* services() const { return &services_; }
 

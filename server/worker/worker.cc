@@ -27,7 +27,7 @@ Worker::Worker(int id, const ServerOptions& options, ServerStats* stats, MemoryB
       server_stats_(stats),
       stats_(stats->worker(id)),
       transports_({&loop_, &probation_.poller(), &stats_, &log_limiter_}),
-      late_(options, &loop_, context, pool, budget, &stats_),
+      late_(options, &loop_, context, pool, budget, &stats_, &log_limiter_),
       env_{options.max_frame_bytes,
            options.max_frames_per_batch,
            static_cast<size_t>(options.max_inflight_per_connection),

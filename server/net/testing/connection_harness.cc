@@ -57,7 +57,7 @@ ConnectionHarness::ConnectionHarness(Options options)
       deadlines_(options_.handler_timeout),
       served_{options_.factory, options_.blocking, options_.tls},
       services_{&loop_, &context_, &pool_, &deadlines_, &budget_, &stats_.worker(0),
-                options_.max_frame_bytes} {
+                options_.max_frame_bytes, &log_} {
   const absl::Status loop = loop_.Init(options_.io);
   CHECK(loop.ok()) << loop;
   const absl::Status probation = probation_.Init();
