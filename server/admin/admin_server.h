@@ -1,6 +1,6 @@
 // AdminServer: HTTP/1.1 for operators, on its own thread, never on a worker's loop.
 //
-//   GET /metrics   Prometheus text exposition 0.0.4 (server/metrics.h)
+//   GET /metrics   Prometheus text exposition 0.0.4 (server/admin/metrics.h)
 //   GET /healthz   200 while the process serves
 //   GET /readyz    200 while the server accepts; 503 from the moment a drain begins
 //   GET /stats     the `name value` text of the stats handler (docs/stats.md)

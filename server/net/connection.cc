@@ -215,6 +215,8 @@ bool Connection::PauseForMemory() {
   if (!reading() || !input_buffered()) return false;
   state_ = ConnectionState::kPausedMemory;
   env_->stats->reads_paused_memory.Add(1);
+  // The server stopped reading, not the client: its partial frame is not timed meanwhile.
+  env_->host->OnFrameProgress(this, /*incomplete=*/false, /*started=*/false);
   UpdateInterest();
   return true;
 }
