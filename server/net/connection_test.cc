@@ -479,6 +479,29 @@ TEST(ConnectionTest, HalfCloseAfterPipelinedFramesAnswersThemAll) {
   ASSERT_TRUE(h.RunUntil([&] { return h.freed() == 1; }));
 }
 
+// The same with half a frame after them: the half is never owed, so once the frames before it
+// are answered the connection closes.
+// DISABLED: fails on a bug of connection.cc (reported, not fixed here): the end of the stream
+// read while the connection waits on the ready list keeps the half frame (PeerClosed), and
+// the connection then never closes, listed again every turn (ResumeIfDrained, OwesNothing).
+// Run with --gtest_also_run_disabled_tests; enable with the fix.
+TEST(ConnectionTest, DISABLED_HalfCloseAfterPipelinedFramesAndHalfAFrameAnswersThenCloses) {
+  ConnectionHarness::Options options;
+  options.max_frames_per_batch = 1;
+  ConnectionHarness h(options);
+  int fd = -1;
+  h.Open(&fd);
+  Client client(fd);
+  const std::string stream = Frame("one") + Frame("two") + Frame("three");
+  client.Send(stream + Frame("never finished").substr(0, 6));
+  client.ShutdownWrite();
+  ASSERT_TRUE(RunWith(h, client, [&] { return client.received().size() >= stream.size(); }));
+  EXPECT_EQ(client.received(), stream);
+  EXPECT_TRUE(RunWith(h, client, [&] { return client.eof(); }, absl::Seconds(2)))
+      << "answered, but never closed";
+  EXPECT_EQ(h.closed(), 1);
+}
+
 TEST(ConnectionTest, ClientClosingWithHalfAFrameIsClosedAtOnce) {
   ConnectionHarness h;
   int fd = -1;
