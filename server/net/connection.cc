@@ -81,7 +81,7 @@ void Connection::Continue() {
   if (closed()) return;
   // What the transport holds first, then the frames.
   if (reading() && transport_->input_pending()) return ReadAndServe();
-  if (serving()) Serve();
+  if (serving() && decoder_.buffered_bytes() > 0) Serve();  // not for answers given later alone
   if (!closed()) Flush();
 }
 
@@ -119,6 +119,11 @@ void Connection::Serve() {
                                 .max_pending_output_bytes = env_->host->MaxPendingOutput(*this),
                                 .max_frames = env_->max_frames_per_batch,
                                 .max_inflight = env_->max_inflight});
+  // After the client's end of stream, a frame still incomplete once the complete ones are
+  // answered is one it will never finish, and not owed.
+  if (state_ == ConnectionState::kPeerClosed && result.stopped == StopReason::kNeedMoreBytes) {
+    decoder_.Clear();
+  }
   frames_taken_ += result.frames;
   if (result.frames > 0 && state_ == ConnectionState::kProbation) LeaveProbation();
   latency_.OnReplies(result.replies);
@@ -224,6 +229,7 @@ bool Connection::PauseForMemory() {
 void Connection::ResumeAfterMemory() {
   if (state_ != ConnectionState::kPausedMemory) return;  // closing, or closed, since
   state_ = frames_taken_ > 0 ? ConnectionState::kOpen : ConnectionState::kProbation;
+  UpdateFrameTimer(/*frame_taken=*/false);  // its partial frame is timed again
   UpdateInterest();
   ListIfInputPending();
 }
