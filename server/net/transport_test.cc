@@ -34,49 +34,24 @@
 #include "protocol/frame_decoder.h"
 #include "protocol/output_queue.h"
 #include "server/net/raw_transport.h"
+#include "server/net/testing/connection_harness.h"
 #include "server/net/tls_transport.h"
 #include "server/net/uring_transport.h"
 #include "server/stats/stats.h"
+#include "tests/tls_test_util.h"
 #include "tls/context.h"
 #include "tls/stream.h"
 
 namespace server {
 namespace {
 
+using testing::Frame;
+using testing::LoopbackPair;
+using testing::WriteAll;
+using tests::Cert;
+using tests::ClientContext;
+
 constexpr size_t kScratchBytes = 256 << 10;
-
-// A connected loopback TCP pair: {server end (non-blocking), client end (blocking)}.
-std::pair<int, int> LoopbackPair() {
-  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  EXPECT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), length), 0);
-  EXPECT_EQ(listen(listener, 1), 0);
-  EXPECT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  const int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  EXPECT_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), length), 0);
-  const int server = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  EXPECT_GE(server, 0);
-  close(listener);
-  return {server, client};
-}
-
-std::string Frame(absl::string_view payload) {
-  std::string frame(protocol::kHeaderBytes, '\0');
-  protocol::WriteBigEndian32(static_cast<uint32_t>(payload.size()), frame.data());
-  return frame.append(payload.data(), payload.size());
-}
-
-bool WriteAll(int fd, absl::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    bytes.remove_prefix(n);
-  }
-  return true;
-}
 
 // Reads exactly `n` bytes from a blocking socket (what comes short of them at its end).
 std::string ReadExactly(int fd, size_t n) {
@@ -102,58 +77,6 @@ void CloseWithReset(int fd) {
   linger no_linger{1, 0};
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &no_linger, sizeof(no_linger));
   close(fd);
-}
-
-// The test certificates, made once per test binary with the openssl command line, by the
-// recipe of tests/tls/make_certs.sh (which, like //tests:tls_test_util, //tests keeps private):
-// ca.pem; server.pem/.key for localhost and 127.0.0.1; client.pem/.key, CN=client-1,O=Example.
-constexpr char kMakeCerts[] = R"(set -eu
-cd "$1"
-key() { openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "$@"; }
-key -x509 -keyout ca.key -out ca.pem -subj "/CN=Test CA/O=Example" -days 30
-for who in server client; do
-  if [ "$who" = server ]; then subject="/CN=localhost/O=Example"
-    ext="subjectAltName=DNS:localhost,IP:127.0.0.1"
-  else subject="/CN=client-1/O=Example"; ext="basicConstraints=CA:FALSE"; fi
-  key -keyout "$who.key" -out "$who.csr" -subj "$subject"
-  printf '%s
-' "$ext" > "$who.ext"
-  openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
-    -extfile "$who.ext" -out "$who.pem"
-done
-)";
-
-std::string Cert(const std::string& name) {
-  static const std::string* dir = [] {
-    signal(SIGPIPE, SIG_IGN);  // a TLS stream may write to a peer that is gone
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    auto* d = new std::string(std::string(tmp != nullptr ? tmp : "/tmp") + "/certs");
-    const std::string script = *d + ".sh";
-    EXPECT_EQ(std::system(("mkdir -p " + *d).c_str()), 0);
-    FILE* f = std::fopen(script.c_str(), "w");
-    EXPECT_NE(f, nullptr);
-    if (f != nullptr) {
-      std::fputs(kMakeCerts, f);
-      std::fclose(f);
-    }
-    EXPECT_EQ(std::system(("sh " + script + " " + *d + " >/dev/null 2>&1").c_str()), 0)
-        << "making the certificates failed: sh " << script << " " << *d;
-    return d;
-  }();
-  return *dir + "/" + name;
-}
-
-// A client context trusting the test CA, for "localhost", presenting `identity`'s certificate
-// ("client": CN=client-1,O=Example) unless it is empty.
-std::unique_ptr<tls::Context> ClientContext(const std::string& identity) {
-  tls::ClientConfig config{.ca_file = Cert("ca.pem"), .server_name = "localhost"};
-  if (!identity.empty()) {
-    config.cert_file = Cert(identity + ".pem");
-    config.key_file = Cert(identity + ".key");
-  }
-  absl::StatusOr<std::unique_ptr<tls::Context>> context = tls::Context::ForClient(config);
-  EXPECT_TRUE(context.ok()) << context.status();
-  return context.ok() ? *std::move(context) : nullptr;
 }
 
 // Takes every complete frame the decoder holds.

@@ -20,27 +20,10 @@ namespace server {
 namespace {
 
 using testing::ConnectionHarness;
+using testing::LoopbackPair;
 using testing::Frame;
 using testing::ReadAvailable;
 using testing::WriteAll;
-
-// A connected loopback TCP pair: {server end (non-blocking), client end (blocking)}.
-std::pair<int, int> LoopbackPair() {
-  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  CHECK_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), length), 0);
-  CHECK_EQ(listen(listener, 1), 0);
-  CHECK_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  const int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  CHECK_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), length), 0);
-  const int server = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  CHECK_GE(server, 0);
-  close(listener);
-  return {server, client};
-}
 
 // An echo handler that counts its instances' destruction: the "connection closed" notice a
 // freed connection gives its handler.

@@ -27,6 +27,7 @@ namespace server {
 namespace {
 
 using testing::ConnectionHarness;
+using testing::LoopbackPair;
 using testing::Frame;
 using testing::ReadAvailable;
 using testing::WriteAll;
@@ -34,24 +35,6 @@ using testing::WriteAll;
 constexpr int64_t kSecond = 1'000'000'000;
 constexpr int64_t kT0 = 1000 * kSecond;          // the test's clock
 constexpr int64_t kDeadline = kT0 + 5 * kSecond;  // the end of the grace period
-
-// A connected loopback TCP pair: {server end (non-blocking), client end (blocking)}.
-std::pair<int, int> LoopbackPair() {
-  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  CHECK_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), length), 0);
-  CHECK_EQ(listen(listener, 1), 0);
-  CHECK_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  const int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  CHECK_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), length), 0);
-  const int server = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  CHECK_GE(server, 0);
-  close(listener);
-  return {server, client};
-}
 
 // What the client's end receives until the end of the stream (waiting at most 10 s for it),
 // then "<end>"; "<no end>" if it did not come.

@@ -22,30 +22,13 @@ namespace server {
 namespace {
 
 using testing::ConnectionHarness;
+using testing::LoopbackPair;
 using testing::Frame;
 using testing::ReadAvailable;
 
 constexpr int64_t kKiB = 1 << 10;
 constexpr int64_t kLimit = 1 << 20;                // the budget: 1 MiB
 constexpr int64_t kResumeMark = kLimit - kLimit / 8;  // 7/8 of it
-
-// A connected loopback TCP pair: {server end (non-blocking), client end (blocking)}.
-std::pair<int, int> LoopbackPair() {
-  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  CHECK_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), length), 0);
-  CHECK_EQ(listen(listener, 1), 0);
-  CHECK_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  const int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  CHECK_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), length), 0);
-  const int server = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  CHECK_GE(server, 0);
-  close(listener);
-  return {server, client};
-}
 
 ConnectionHarness::Options WithLimit() {
   ConnectionHarness::Options options;

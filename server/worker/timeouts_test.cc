@@ -23,6 +23,7 @@ namespace server {
 namespace {
 
 using testing::ConnectionHarness;
+using testing::LoopbackPair;
 using testing::Frame;
 using testing::ReadAvailable;
 using testing::WriteAll;
@@ -31,24 +32,6 @@ constexpr int64_t kSecond = 1'000'000'000;
 constexpr int64_t kIdleNs = 60 * kSecond;
 constexpr int64_t kFrameNs = 10 * kSecond;
 constexpr int64_t kT0 = 1000 * kSecond;  // the test's clock starts here
-
-// A connected loopback TCP pair: {server end (non-blocking), client end (blocking)}.
-std::pair<int, int> LoopbackPair() {
-  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  CHECK_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), length), 0);
-  CHECK_EQ(listen(listener, 1), 0);
-  CHECK_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  const int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  CHECK_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), length), 0);
-  const int server = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  CHECK_GE(server, 0);
-  close(listener);
-  return {server, client};
-}
 
 // Whether the client's end sees the end of the stream (waits at most 10 s for it).
 bool SeesEnd(int fd) {

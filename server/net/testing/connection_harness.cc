@@ -15,9 +15,7 @@
 #include "protocol/frame.h"
 
 namespace server::testing {
-namespace {
 
-// A connected loopback TCP pair: {server end (non-blocking), client end (blocking)}.
 std::pair<int, int> LoopbackPair() {
   const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
@@ -34,6 +32,8 @@ std::pair<int, int> LoopbackPair() {
   close(listener);
   return {server, client};
 }
+
+namespace {
 
 ConnectionHarness::Options WithEcho(ConnectionHarness::Options options) {
   if (!options.factory) {

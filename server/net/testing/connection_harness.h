@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -119,6 +120,9 @@ class ConnectionHarness : public Connection::Host {
   int freed_ = 0;
   int64_t activity_ = 0;
 };
+
+// A connected loopback TCP pair: {server end (non-blocking), client end (blocking)}.
+std::pair<int, int> LoopbackPair();
 
 // Test helpers on the client's end: a 4-byte big-endian length, then the payload.
 std::string Frame(absl::string_view payload);
