@@ -10,12 +10,10 @@
 #include "server/net/socket.h"
 
 namespace server {
-namespace {
 
-// An emptied output queue keeps at most this much allocated, so idle connections stay small.
+// An emptied output queue keeps at most this much allocated, so idle connections stay small
+// (constexpr: internal linkage).
 constexpr size_t kKeepOutputCapacity = 16 << 10;
-
-}  // namespace
 
 Connection::Connection(int fd, uint64_t id, const ServedHandler* served, const Env* env)
     : fd_(fd),
