@@ -14,32 +14,36 @@
 //   REGISTER_HANDLER(reverse, "Returns each payload reversed.",
 //                    [](const handlers::HandlerContext&) { return std::make_unique<ReverseHandler>(); });
 //
-// Three ways to answer:
-//   - At once (the fast path): append to `reply` and return. No allocation, no thread hop.
-//   - Later: `Completion done = reply.Defer();` then, from any thread, exactly once,
-//     `done.Finish(payload)` or `done.Fail(status)`. Replies still leave in request order.
-//   - Blocking: register with `.blocking = true` (registry.h). Handle() then runs on one of the
-//     server's handler threads (--handler_threads), never on a worker's event loop, and may
-//     block (a database, a remote call, a sleep). Such a handler may also answer what needs no
-//     wait on the loop, through HandleWithoutBlocking() (the kv handler's cached GETs).
+// One way to answer, three speeds. Handle() always runs on the worker thread that owns the
+// connection, and must not block; it answers
+//   - at once (the fast path): append to `reply` and return. No allocation, no thread hop;
+//   - later: `Completion done = reply.Defer();` then, from any thread, exactly once,
+//     `done.Finish(payload)` or `done.Fail(status)`;
+//   - on a handler thread: `reply.Offload(call)`. `call(request, reply)` then runs on one of the
+//     server's handler threads (--handler_threads), where it may block (a database, a remote
+//     call, a sleep), and answers as Handle() would: append to its `reply`, or return an error.
+// Replies leave in request order whichever way each was answered.
 //
 // Threading contract:
 //   - The server makes one Handler instance per connection, through the factory, on the worker
 //     thread that owns the connection, and destroys it when the connection has closed and no
-//     call of it is queued or running (the destructor is the "connection closed" notice; for
-//     a blocking handler it may run on a handler thread: docs/writing-a-handler.md).
-//   - A non-blocking handler's Handle() is called on that worker thread, one request at a time,
-//     in arrival order: per-connection state needs no lock. It must not block.
-//   - A blocking handler's Handle() runs on handler threads, one request of a connection at a
-//     time and in arrival order (a pipelining client's SET then GET reads its own write); calls
-//     of one instance may come from different threads, but never at once, so per-connection
-//     state still needs no lock. Other connections' calls run in parallel.
+//     offloaded call of it is still running (the destructor is the "connection closed" notice;
+//     after an offloaded call it may run on a handler thread).
+//   - Handle() and the offloaded calls of one instance run one at a time, in arrival order:
+//     while a connection has a call offloaded, its later requests wait behind it (a pipelining
+//     client's SET then GET reads its own write). Per-connection state needs no lock.
 //   - Anything shared between instances (a cache, a counter) must be thread-safe. Factories are
 //     called concurrently from several workers.
 //
 // Errors: returning a non-OK status (or throwing) discards what was appended to the reply and
 // sends the client an error reply carrying the status (docs/protocol.md); the connection stays
 // open and the failure is counted in the server's stats.
+//
+// Misuse fails loudly, never with an empty reply: answering one request two ways (Defer() or
+// Offload() twice, or with bytes appended too), Defer() or Offload() inside an offloaded call,
+// finishing a Completion twice, or dropping one unfinished. A debug build stops with a CHECK
+// failure naming it; a release build answers the request with an INTERNAL error reply (where it
+// still can) and counts it in `handler_misuse` (docs/stats.md).
 #ifndef HANDLERS_HANDLER_H_
 #define HANDLERS_HANDLER_H_
 
@@ -49,78 +53,69 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
+#include <utility>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "protocol/buffer.h"
 
 namespace handlers {
 
-// Where a later answer goes: implemented by the server (and by tests).
-class CompletionSink {
- public:
-  virtual ~CompletionSink() = default;
-  // Any thread. `status` OK: `payload` is the reply; otherwise an error reply is sent.
-  virtual void Complete(uint64_t request, absl::Status status, std::string payload,
-                        bool close_after) = 0;
-};
+class Reply;
+
+namespace internal {
+class Answers;     // the server's side of a connection's later answers (handlers/answers.h)
+class AnswerSink;  // where one later answer goes (handlers/answers.h)
+}  // namespace internal
+
+// What Reply::Offload() runs on a handler thread: answers `request` (the server's copy, valid
+// for the call) through `reply`, or returns an error, as Handle() would.
+using OffloadedCall = absl::AnyInvocable<absl::Status(absl::string_view request, Reply& reply)>;
 
 // The promise of one reply, made by Reply::Defer(). Move-only; finish it exactly once, from any
-// thread. One destroyed unfinished answers the client with an INTERNAL error reply, so a request
-// is never left without its answer. A completion that arrives after its connection closed, timed
-// out (--handler_timeout_ms) or the server stopped is discarded and counted.
+// thread. A completion that arrives after its connection closed, timed out
+// (--handler_timeout_ms) or the server stopped is discarded and counted.
 class Completion {
  public:
   Completion() = default;
-  Completion(std::shared_ptr<CompletionSink> sink, uint64_t request)
-      : sink_(std::move(sink)), request_(request) {}
-  Completion(Completion&&) = default;
-  Completion& operator=(Completion&& other) {
-    if (this != &other) {
-      Abandon();
-      sink_ = std::move(other.sink_);
-      request_ = other.request_;
-      close_after_ = other.close_after_;
-    }
-    return *this;
-  }
-  ~Completion() { Abandon(); }
+  Completion(Completion&& other) noexcept;
+  Completion& operator=(Completion&& other) noexcept;
+  // Destroyed unfinished: misuse (see the file comment); the client gets an INTERNAL error.
+  ~Completion();
 
-  void Finish(std::string payload) { Send(absl::OkStatus(), std::move(payload)); }
-  void Fail(absl::Status status) { Send(std::move(status), std::string()); }
+  void Finish(std::string payload);
+  void Fail(absl::Status status);
   // The server closes the connection once this reply is written.
   void CloseAfterReply() { close_after_ = true; }
 
  private:
-  void Send(absl::Status status, std::string payload) {
-    if (sink_ == nullptr) return;  // finished already
-    std::shared_ptr<CompletionSink> sink = std::move(sink_);
-    sink->Complete(request_, std::move(status), std::move(payload), close_after_);
-  }
-  void Abandon() {
-    if (sink_ != nullptr) Fail(absl::InternalError("the handler dropped the request unanswered"));
-  }
+  friend class internal::Answers;
+  friend class Reply;  // reads the place of the completion it made
+  Completion(std::shared_ptr<internal::AnswerSink> sink, uint64_t request)
+      : sink_(std::move(sink)), request_(request) {}
+  void Send(absl::Status status, std::string payload);
 
-  std::shared_ptr<CompletionSink> sink_;
+  std::shared_ptr<internal::AnswerSink> sink_;  // null: inert, or moved from
   uint64_t request_ = 0;
   bool close_after_ = false;
-};
-
-// What the server lets Reply::Defer() do; implemented by the server (and by tests).
-class Deferrer {
- public:
-  virtual ~Deferrer() = default;
-  virtual Completion Defer() = 0;
+  bool finished_ = false;
 };
 
 // Where a handler writes its reply payload: straight into the connection's output buffer, so a
 // reply is never copied on its way to the socket.
 class Reply {
  public:
-  explicit Reply(protocol::Buffer* out, Deferrer* deferrer = nullptr)
-      : out_(out), start_(out->size()), deferrer_(deferrer) {}
+  // A reply with no server behind it, for calling Handle() directly in a unit test: Defer()
+  // gives a completion that answers nothing. handler_testing.h runs a handler as the server
+  // does, later answers and offloaded calls included.
+  explicit Reply(protocol::Buffer* out) : Reply(out, nullptr, /*offloaded=*/false) {}
+  // The server's (and handler_testing.h's): `answers` may be null; `offloaded` for the reply of
+  // an offloaded call, which may neither defer nor offload.
+  Reply(protocol::Buffer* out, internal::Answers* answers, bool offloaded)
+      : out_(out), start_(out->size()), answers_(answers), offloaded_call_(offloaded) {}
+  Reply(const Reply&) = delete;
+  Reply& operator=(const Reply&) = delete;
 
   void Append(absl::string_view bytes) { out_->Append(bytes); }
   // Returns `n` bytes at the end of the reply for the handler to fill in.
@@ -129,23 +124,43 @@ class Reply {
 
   // The server closes the connection once this reply is written.
   void CloseAfterReply() { close_after_ = true; }
-  bool close_after() const { return close_after_; }
 
   // Answers this request later, through the returned Completion; Handle() then returns OK and
-  // anything appended here is discarded. Without a deferrer (a unit test calling Handle()
-  // directly) the completion answers nothing.
-  Completion Defer() {
-    deferred_ = true;
-    return deferrer_ != nullptr ? deferrer_->Defer() : Completion();
-  }
+  // appends nothing.
+  Completion Defer();
+  // Answers this request on a handler thread: `call` runs there once Handle() has returned OK
+  // (an error returned instead answers the request, and `call` is dropped).
+  void Offload(OffloadedCall call);
+
+  // For the server: what Handle() chose.
+  bool close_after() const { return close_after_; }
   bool deferred() const { return deferred_; }
+  bool offloaded() const { return offload_ != nullptr; }
+  OffloadedCall TakeOffload() { return std::move(offload_); }
+  // Set when the handler answered two ways, or deferred or offloaded where it may not; the
+  // request is then answered with an INTERNAL error. Empty otherwise.
+  absl::string_view misuse() const {
+    if (misuse_ == nullptr && (deferred_ || offload_ != nullptr) && size() > 0) {
+      return "a reply appended to and also deferred or offloaded";
+    }
+    return misuse_ == nullptr ? absl::string_view() : misuse_;
+  }
+  // The place a Defer() took, to answer it with the error of a misuse.
+  uint64_t deferred_request() const { return deferred_request_; }
 
  private:
+  // Whether another way of answering may start; notes the misuse if not.
+  bool MayAnswerLater(const char* what);
+
   protocol::Buffer* out_;  // the connection's; not owned
   size_t start_;
-  Deferrer* deferrer_;     // not owned; may be null
+  internal::Answers* answers_;  // not owned; may be null
+  const bool offloaded_call_;
   bool close_after_ = false;
   bool deferred_ = false;
+  uint64_t deferred_request_ = 0;
+  OffloadedCall offload_;
+  const char* misuse_ = nullptr;  // a string literal
 };
 
 class Handler {
@@ -154,40 +169,6 @@ class Handler {
   // Appends the reply for `request` to `reply`, or returns an error (see the file comment).
   // `request` is valid only during the call.
   virtual absl::Status Handle(absl::string_view request, Reply& reply) = 0;
-
-  // Blocking handlers only: a chance to answer on the worker's loop, skipping the thread hop,
-  // when the answer needs no wait (a cache hit). Answer through `reply` (at once, or with
-  // Defer()) and return true; or return false, having appended nothing, and Handle() runs on a
-  // handler thread instead. Must not block. The server calls it only while none of this
-  // connection's calls is queued or running on the handler threads, so calls still happen one
-  // at a time and in arrival order. The default always declines.
-  virtual absl::StatusOr<bool> HandleWithoutBlocking(absl::string_view request, Reply& reply) {
-    (void)request;
-    (void)reply;
-    return false;
-  }
-};
-
-// One named statistic, e.g. {"frames_in", 42} or {"worker_active_connections{worker=\"0\"}", 3}.
-struct Stat {
-  std::string name;
-  int64_t value = 0;
-};
-
-// The `name value` lines of docs/stats.md, one per statistic.
-inline std::string StatsText(const std::vector<Stat>& stats) {
-  std::string text;
-  for (const Stat& stat : stats) {
-    text.append(stat.name).append(" ").append(std::to_string(stat.value)).append("\n");
-  }
-  return text;
-}
-
-// The server's statistics, as the server chooses to publish them. Thread-safe.
-class StatsSource {
- public:
-  virtual ~StatsSource() = default;
-  virtual std::vector<Stat> Snapshot() const = 0;
 };
 
 // A counter a handler registers at start-up (registry.h); it appears in the server's stats as
@@ -226,6 +207,8 @@ struct ConnectionInfo {
   // ("O=Example,CN=client-1"); empty if it sent none.
   std::string peer_certificate_subject;
 };
+
+class StatsSource;  // the server's statistics (handlers/stats_source.h)
 
 // What the server offers a handler when it makes one.
 struct HandlerContext {

@@ -1,35 +1,86 @@
-// Test helper for handler packages: runs one request through a handler and returns the reply.
+// The test kit for handler packages: runs requests through a handler as the server would, with
+// no server, and returns the replies.
 //
 //   EXPECT_EQ(*HandleToString(handler, "abc"), "ABC");
 //   EXPECT_EQ(*HandleWithRegistered("uppercase", "abc"), "ABC");  // via the global registry
+//
+// A handler that answers later or offloads is driven the same way: HandleToString waits
+// (bounded) for a later answer, and runs an offloaded call as a handler thread would. For more
+// than one request, or to look between them, a TestConnection:
+//
+//   TestConnection connection(handler);
+//   EXPECT_EQ(connection.Send("SET a 1"), TestConnection::How::kLater);
+//   EXPECT_EQ(connection.Await(0), "+");
+//
+// Misuse of the reply (handlers/handler.h) is counted (misuses()) and answered INTERNAL, as in
+// a release build of the server.
 #ifndef HANDLERS_HANDLER_TESTING_H_
 #define HANDLERS_HANDLER_TESTING_H_
 
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "handlers/answers.h"
 #include "handlers/handler.h"
 #include "handlers/registry.h"
 
 namespace handlers {
 
-inline absl::StatusOr<std::string> HandleToString(Handler& handler, absl::string_view request) {
-  protocol::Buffer out;
-  Reply reply(&out);
-  absl::Status status = handler.Handle(request, reply);
-  if (!status.ok()) return status;
-  return std::string(out.view());
-}
+// One connection's requests to one handler instance, answered as the server answers them:
+// Handle() on the calling thread, one request at a time; an offloaded call run at once on the
+// calling thread, as a handler thread would (the connection's next request waits for it
+// there too); a later answer taken from any thread, even after the TestConnection is gone.
+class TestConnection {
+ public:
+  explicit TestConnection(Handler& handler);
+  ~TestConnection();
+  TestConnection(const TestConnection&) = delete;
+  TestConnection& operator=(const TestConnection&) = delete;
+
+  enum class How { kNow, kLater, kOffloaded, kError };
+  // Handles `request`, the next of this connection (numbered from 0), and says how it was
+  // answered: a reply at once, a later answer to come (Defer), an offloaded call that has run
+  // (its answer is in), or an error reply at once.
+  How Send(absl::string_view request);
+
+  // The answer to request `n` once it has come, waiting up to `timeout`: its payload, or its
+  // error reply's status. DEADLINE_EXCEEDED "no answer to request n ..." if none came in time.
+  absl::StatusOr<std::string> Await(size_t n, absl::Duration timeout = absl::Seconds(10));
+  // Answers in so far.
+  size_t answered() const;
+  // Misuses of the reply or of a completion so far (handlers/handler.h).
+  int misuses() const;
+  // Runs on the answering thread at each answer, with its request's number, before Await()
+  // returns it (to note what the handler's resources look like at that moment). Set before the
+  // first Send.
+  void set_on_answer(std::function<void(size_t n)> on_answer);
+
+ private:
+  class Answers;
+
+  Handler& handler_;
+  std::unique_ptr<Answers> answers_;
+  size_t next_ = 0;
+};
+
+// Runs one request through `handler` as the server would and returns its reply's payload (or
+// its error), waiting up to 10 s for an answer given later.
+absl::StatusOr<std::string> HandleToString(Handler& handler, absl::string_view request);
 
 // Makes the handler registered as `name` (NotFound if none) and runs `request` through it.
-inline absl::StatusOr<std::string> HandleWithRegistered(absl::string_view name,
-                                                        absl::string_view request,
-                                                        const HandlerContext& context = {}) {
-  const HandlerInfo* info = HandlerRegistry::Global().Find(name);
-  if (info == nullptr) return absl::NotFoundError(absl::StrCat("no handler '", name, "'"));
-  return HandleToString(*info->factory(context), request);
-}
+absl::StatusOr<std::string> HandleWithRegistered(absl::string_view name,
+                                                 absl::string_view request,
+                                                 const HandlerContext& context = {});
 
 }  // namespace handlers
 

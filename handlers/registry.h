@@ -9,7 +9,6 @@
 //   REGISTER_HANDLER_INFO(sleep, {
 //       .description = "Sleeps for the requested milliseconds on a handler thread.",
 //       .factory = MakeSleepHandler,
-//       .blocking = true,                    // Handle() runs on the handler threads
 //       .start = StartSleep,                 // validate its flags, open resources, add counters
 //       .drain = DrainSleep,                 // the server is stopping
 //       .stop = nullptr,                     // every call has returned: close resources
@@ -52,8 +51,6 @@ struct HandlerInfo {
   std::string name;
   std::string description;
   HandlerFactory factory;
-  // Handle() may block: the server runs it on its handler threads (handler.h).
-  bool blocking = false;
   // Runs once at start-up, before the server listens, if this handler is served. An error
   // stops the server with exit status 2 and the status's message: name the flag at fault
   // ("--sleep_max_ms must be ..."), as the server's own flags do.

@@ -22,7 +22,7 @@ using ::testing::StartsWith;
 
 TEST(HandlersE2eTest, FailingHandlerGivesAnErrorReplyAndTheConnectionGoesOn) {
   ServerProcess server =
-      ServerProcess::Start({"--handler=failing", "--max_frame_bytes=1000"}, "tests/test_server")
+      ServerProcess::Start({"--handler=failing", "--max_frame_bytes=4000"}, "tests/test_server")
           .value();
   auto c = ConnectTo(server.port());
   ASSERT_NE(c, nullptr);
@@ -37,16 +37,16 @@ TEST(HandlersE2eTest, FailingHandlerGivesAnErrorReplyAndTheConnectionGoesOn) {
   EXPECT_TRUE(threw->is_error);
   EXPECT_EQ(threw->payload, "INTERNAL: handler threw: boom");
 
-  absl::StatusOr<client::Client::Reply> too_big = c->Call("big:2000");
+  absl::StatusOr<client::Client::Reply> too_big = c->Call("big:5000");
   ASSERT_TRUE(too_big.ok()) << too_big.status();
   EXPECT_TRUE(too_big->is_error);
-  EXPECT_THAT(too_big->payload, StartsWith("RESOURCE_EXHAUSTED: reply of 2000 bytes exceeds"));
+  EXPECT_THAT(too_big->payload, StartsWith("RESOURCE_EXHAUSTED: reply of 5000 bytes exceeds"));
 
   absl::StatusOr<client::Client::Reply> fine = c->Call("still usable");
   ASSERT_TRUE(fine.ok()) << fine.status();
   EXPECT_FALSE(fine->is_error);
   EXPECT_EQ(fine->payload, "still usable");
-  EXPECT_EQ(PayloadOf(c->Call("big:1000")), std::string(1000, 'b'));  // exactly the limit is fine
+  EXPECT_EQ(PayloadOf(c->Call("big:4000")), std::string(4000, 'b'));  // exactly the limit is fine
 
   const auto stats = server.Stats().value();
   EXPECT_EQ(stats.at("handler_errors"), 3);

@@ -62,44 +62,26 @@ void AnswerGet(const std::optional<std::string>& value, Reply& reply) {
 absl::Status KvHandler::Handle(absl::string_view request, Reply& reply) {
   absl::StatusOr<Parsed> command = Parse(request);
   if (!command.ok()) return command.status();
-  switch (command->kind) {
-    case Kind::kSet:
-      if (absl::Status status = store_->Set(command->key, command->value); !status.ok()) {
-        return status;
-      }
-      break;
-    case Kind::kDel:
-      if (absl::Status status = store_->Del(command->key); !status.ok()) return status;
-      break;
-    case Kind::kGet: {
-      absl::StatusOr<std::optional<std::string>> value = store_->Get(command->key);
-      if (!value.ok()) return value.status();
-      AnswerGet(*value, reply);
-      return absl::OkStatus();
-    }
-  }
-  reply.Append("+");
-  return absl::OkStatus();
-}
-
-absl::StatusOr<bool> KvHandler::HandleWithoutBlocking(absl::string_view request, Reply& reply) {
-  absl::StatusOr<Parsed> command = Parse(request);
-  if (!command.ok()) return command.status();
-  // A write waits for the next group commit; so does anything behind one (in order).
+  // Every write waits for the next group commit; so does anything behind one (in order).
   if (command->kind != Kind::kGet || queued_->load(std::memory_order_acquire) > 0) {
-    if (absl::Status status = commits_->Add(command->kind, command->key, command->value, reply,
-                                            queued_);
-        !status.ok()) {
-      return status;  // refused, not queued: the client gets the error reply
-    }
-    return true;
+    // Refused (not queued) if the memory budget has no room: the client gets the error reply.
+    return commits_->Add(command->kind, command->key, command->value, reply, queued_);
   }
   std::optional<std::string> value;
   absl::StatusOr<KvStore::Outcome> outcome = store_->GetIfCached(command->key, &value);
   if (!outcome.ok()) return outcome.status();
-  if (*outcome == KvStore::Outcome::kWouldBlock) return false;  // Handle() on a handler thread
+  if (*outcome == KvStore::Outcome::kWouldBlock) {
+    // It must read a file: on a handler thread. This connection's next request waits for it.
+    reply.Offload([store = store_](absl::string_view request, Reply& reply) -> absl::Status {
+      absl::StatusOr<std::optional<std::string>> read = store->Get(Parse(request)->key);
+      if (!read.ok()) return read.status();
+      AnswerGet(*read, reply);
+      return absl::OkStatus();
+    });
+    return absl::OkStatus();
+  }
   AnswerGet(value, reply);
-  return true;
+  return absl::OkStatus();
 }
 
 }  // namespace handlers

@@ -9,14 +9,13 @@
 // (INVALID_ARGUMENT), a storage failure an INTERNAL error reply: a write is acknowledged with "+"
 // only once it is stored.
 //
-// Registered as blocking (RocksDB may wait for the disk), with a fast path on the loop:
-//   - HandleWithoutBlocking (the worker's loop): a GET the memtable or block cache answers is
-//     answered at once; a write is queued for the next group commit (group_commit.h), which
-//     writes many connections' commands with one write (and one fsync with --kv_sync), and is
-//     answered after it; so is any command of a connection that has writes queued there. A
-//     command the memory budget has no room to queue is refused (RESOURCE_EXHAUSTED).
-//   - Handle (a handler thread): a GET that must read a file, and anything a caller sends
-//     straight here; waits for the disk as needed.
+// One path for each command, on the worker's loop (Handle):
+//   - every write (SET, DEL) is queued for the next group commit (group_commit.h), which writes
+//     many connections' commands with one write (and one fsync with --kv_sync), and is answered
+//     after it; so is any command of a connection that has writes queued there. A command the
+//     memory budget has no room to queue is refused (RESOURCE_EXHAUSTED).
+//   - a GET the memtable or block cache answers is answered at once; one that must read a file
+//     is offloaded (Reply::Offload) to a handler thread, where it waits for the disk.
 // Thread-safe; one instance per connection.
 #ifndef HANDLERS_KV_KV_H_
 #define HANDLERS_KV_KV_H_
@@ -37,7 +36,6 @@ class KvHandler : public Handler {
   // `store` and `commits` (which writes to `store`) outlive the handler.
   KvHandler(KvStore* store, GroupCommit* commits) : store_(store), commits_(commits) {}
   absl::Status Handle(absl::string_view request, Reply& reply) override;
-  absl::StatusOr<bool> HandleWithoutBlocking(absl::string_view request, Reply& reply) override;
 
  private:
   KvStore* const store_;

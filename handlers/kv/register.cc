@@ -55,7 +55,6 @@ REGISTER_HANDLER_INFO(kv, {
     .factory = [](const handlers::HandlerContext&) -> std::unique_ptr<handlers::Handler> {
       return std::make_unique<handlers::KvHandler>(handlers::store.get(), handlers::commits.get());
     },
-    .blocking = true,
     .start = handlers::StartKv,
     .drain = handlers::DrainKv,
     .stop = handlers::StopKv,

@@ -33,7 +33,6 @@ REGISTER_HANDLER_INFO(sleep, {
     .factory = [](const handlers::HandlerContext&) -> std::unique_ptr<handlers::Handler> {
       return std::make_unique<handlers::SleepHandler>(FLAGS_sleep_max_ms, handlers::sleeps);
     },
-    .blocking = true,
     .start = handlers::StartSleep,
     .drain = handlers::SleepHandler::WakeAll,
 });

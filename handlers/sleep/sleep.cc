@@ -28,13 +28,16 @@ absl::Status SleepHandler::Handle(absl::string_view request, Reply& reply) {
     return absl::InvalidArgumentError(
         absl::StrCat("sleep wants a decimal number of milliseconds, 0..", max_ms_));
   }
-  std::unique_lock<std::mutex> lock(wake_mu);
-  if (wake.wait_for(lock, std::chrono::milliseconds(ms), [] { return woken; })) {
-    return absl::UnavailableError("server shutting down");
-  }
-  lock.unlock();
-  if (sleeps_ != nullptr) sleeps_->Add();
-  reply.Append(request);
+  reply.Offload([ms, sleeps = sleeps_](absl::string_view request, Reply& reply) {
+    std::unique_lock<std::mutex> lock(wake_mu);
+    if (wake.wait_for(lock, std::chrono::milliseconds(ms), [] { return woken; })) {
+      return absl::UnavailableError("server shutting down");
+    }
+    lock.unlock();
+    if (sleeps != nullptr) sleeps->Add();
+    reply.Append(request);
+    return absl::OkStatus();
+  });
   return absl::OkStatus();
 }
 

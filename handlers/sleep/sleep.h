@@ -1,9 +1,9 @@
-// SleepHandler: a blocking handler, the demonstration of handlers that wait.
+// SleepHandler: the demonstration of a handler that waits, by offloading the wait.
 //
-// The payload is an ASCII decimal number of milliseconds, 0..--sleep_max_ms (at most 10000);
-// the call sleeps that long on a handler thread and replies with the payload unchanged.
-// Anything else gets an INVALID_ARGUMENT error reply. Registered with `.blocking = true`, so the
-// server never runs it on a worker's event loop. A shutdown (the drain hook) wakes every sleeper.
+// The payload is an ASCII decimal number of milliseconds, 0..--sleep_max_ms (at most 10000).
+// Handle() checks it on the worker's loop (a bad one gets an INVALID_ARGUMENT error reply at
+// once) and offloads the sleep (Reply::Offload): the call sleeps that long on a handler thread
+// and replies with the payload unchanged. A shutdown (the drain hook) wakes every sleeper.
 #ifndef HANDLERS_SLEEP_SLEEP_H_
 #define HANDLERS_SLEEP_SLEEP_H_
 

@@ -26,10 +26,18 @@ TEST(SleepHandlerTest, AnythingButMillisecondsInRangeIsInvalid) {
   EXPECT_EQ(HandleToString(sleep, "100").value_or("<error>"), "100");
 }
 
-TEST(SleepHandlerTest, RegistersAsBlocking) {
+TEST(SleepHandlerTest, ChecksOnTheLoopAndSleepsInAnOffloadedCall) {
+  SleepHandler sleep(100, nullptr);
+  TestConnection connection(sleep);
+  EXPECT_EQ(connection.Send("bad"), TestConnection::How::kError);  // refused before any wait
+  EXPECT_EQ(connection.Send("5"), TestConnection::How::kOffloaded);
+  EXPECT_EQ(connection.Await(1).value_or("<error>"), "5");
+  EXPECT_EQ(connection.misuses(), 0);
+}
+
+TEST(SleepHandlerTest, RegistersItsHooks) {
   const HandlerInfo* info = HandlerRegistry::Global().Find("sleep");
   ASSERT_NE(info, nullptr);
-  EXPECT_TRUE(info->blocking);
   EXPECT_TRUE(info->start);
   EXPECT_TRUE(info->drain);
 }

@@ -4,6 +4,7 @@
 #define HANDLERS_STATS_STATS_H_
 
 #include "handlers/handler.h"
+#include "handlers/stats_source.h"
 
 namespace handlers {
 

@@ -53,6 +53,8 @@ constexpr WorkerCounter kWorkerCounters[] = {
     {"bytes_in", "Bytes read from clients, headers included.", &WorkerStats::bytes_in},
     {"bytes_out", "Bytes written to clients, headers included.", &WorkerStats::bytes_out},
     {"handler_errors", "Requests answered with an error reply.", &WorkerStats::handler_errors},
+    {"handler_misuse", "Requests a handler answered two ways, or dropped unanswered.",
+     &WorkerStats::handler_misuse},
     {"reads_paused", "Times reading a connection paused for backpressure.", &WorkerStats::reads_paused},
     {"reads_paused_memory", "Times reading a connection paused: --max_buffer_memory reached.",
      &WorkerStats::reads_paused_memory},

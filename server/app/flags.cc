@@ -99,7 +99,8 @@ DEFINE_int32(max_frames_per_batch, kDefaults.max_frames_per_batch,
              "Fairness: frames answered from one connection before serving the others.");
 DEFINE_validator(max_frames_per_batch, &common::AtLeast<1>);
 DEFINE_int32(handler_threads, kDefaults.handler_threads,
-             "Threads that run the calls of blocking handlers (never the workers' loops).");
+             "Threads that run the calls handlers offload (Reply::Offload), never on the "
+             "workers' loops.");
 DEFINE_validator(handler_threads, (&common::InRange<1, 1024>));
 DEFINE_int32(max_inflight_per_connection, kDefaults.max_inflight_per_connection,
              "Per connection: with this many requests unanswered, stop reading it until one is "

@@ -81,7 +81,7 @@ server::ServedHandler Prepare(const handlers::HandlerInfo& info, server::Server*
   }
   if (info.drain) server->AddDrainHook(info.drain);
   if (info.stop) server->AddStopHook(info.stop);
-  return {info.factory, info.blocking};
+  return {info.factory};
 }
 
 // The data and stats ports' TLS settings (--tls_cert, --tls_key, --tls_client_ca), or null for

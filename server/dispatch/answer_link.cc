@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "glog/logging.h"
 #include "protocol/buffer.h"
 #include "protocol/frame.h"
 #include "server/dispatch/dispatch.h"
@@ -9,7 +10,7 @@
 namespace server {
 
 void AnswerLink::Complete(uint64_t request, absl::Status status, std::string payload,
-                              bool close_after) {
+                          bool close_after) {
   // The frame is encoded here, off the loop. A reply that fits becomes its frame in place: the
   // header goes in front of the payload (no allocation for a short one, such as kv's "+").
   std::string bytes;
@@ -32,6 +33,13 @@ void AnswerLink::Complete(uint64_t request, absl::Status status, std::string pay
         }
         self->target_->OnLateAnswer(request, std::move(bytes), is_error, close_after);
       });
+}
+
+void AnswerLink::Misused(uint64_t request, absl::string_view what) {
+  if (!cut_.load(std::memory_order_relaxed)) {
+    LOG(DFATAL) << "handler misuse: " << what << " (request " << request << ")";
+  }
+  loop_->Post([self = shared_from_this()] { self->misuse_->Add(1); });
 }
 
 }  // namespace server

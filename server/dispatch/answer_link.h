@@ -8,16 +8,18 @@
 // shutdown) is dropped by the loop's task queue. Made on the first request of a session that
 // is not answered inline; sessions served only inline never have one.
 //
-// Thread rule: Complete() from any thread; Cut() and the delivery on the loop thread.
+// Thread rule: Complete() and Misused() from any thread; Cut() and the delivery on the loop
+// thread.
 #ifndef SERVER_DISPATCH_ANSWER_LINK_H_
 #define SERVER_DISPATCH_ANSWER_LINK_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "common/event_loop.h"
-#include "handlers/handler.h"
+#include "handlers/answers.h"
 #include "server/stats/stats.h"
 
 namespace server {
@@ -31,29 +33,38 @@ class LateAnswerTarget {
                             bool close_after) = 0;
 };
 
-class AnswerLink : public handlers::CompletionSink,
+class AnswerLink : public handlers::internal::AnswerSink,
                    public std::enable_shared_from_this<AnswerLink> {
  public:
-  // `discarded` counts the answers that find the target gone; it outlives every task posted to
-  // `loop` (it is the worker's).
+  // `discarded` counts the answers that find the target gone, `misuse` the handler's misuses
+  // of its completions; both outlive every task posted to `loop` (they are the worker's).
   AnswerLink(LateAnswerTarget* target, std::shared_ptr<common::TaskQueue> loop,
-             uint32_t max_frame_bytes, Counter* discarded)
+             uint32_t max_frame_bytes, Counter* discarded, Counter* misuse)
       : target_(target),
         loop_(std::move(loop)),
         max_frame_bytes_(max_frame_bytes),
-        discarded_(discarded) {}
+        discarded_(discarded),
+        misuse_(misuse) {}
 
   void Complete(uint64_t request, absl::Status status, std::string payload,
                 bool close_after) override;
+  // Counted on the loop; a debug build stops here unless the connection has closed (then no
+  // client waits for the answer: completions a test or a shutdown leaves behind).
+  void Misused(uint64_t request, absl::string_view what) override;
 
   // Loop thread: the target is gone.
-  void Cut() { target_ = nullptr; }
+  void Cut() {
+    target_ = nullptr;
+    cut_.store(true, std::memory_order_relaxed);
+  }
 
  private:
   LateAnswerTarget* target_;  // loop thread only; null once cut
+  std::atomic<bool> cut_{false};  // the same, for other threads
   const std::shared_ptr<common::TaskQueue> loop_;
   const uint32_t max_frame_bytes_;
   Counter* const discarded_;
+  Counter* const misuse_;
 };
 
 }  // namespace server

@@ -1,8 +1,9 @@
 #include "server/dispatch/dispatch.h"
 
-#include <exception>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "glog/logging.h"
 #include "protocol/frame.h"
 
 namespace server {
@@ -14,60 +15,75 @@ absl::Status ReplyTooLarge(size_t size, uint32_t max_frame_bytes) {
 }
 
 // How a request was answered on the loop: a reply appended, a reply promised for later (the
-// handler deferred it), an error reply appended, or not at all (the handler declined).
-enum class Inline { kAnswered, kDeferred, kFailed, kDeclined };
+// handler deferred it, or its answer was placed by a misuse), a call to hand to the handler
+// threads, or an error reply appended.
+enum class Inline { kAnswered, kDeferred, kOffloaded, kFailed };
 
-// Answers one request inline, appending its reply frame to `out` (unless the handler deferred
-// it). With `try_first`, through Handler::HandleWithoutBlocking, which may decline (kDeclined:
-// nothing appended).
-Inline AnswerInline(absl::string_view request, handlers::Handler& handler, protocol::Buffer& out,
-                    handlers::Deferrer* deferrer, uint32_t max_frame_bytes, bool try_first,
-                    bool* close_after) {
+struct Answered {
+  Inline how = Inline::kAnswered;
+  bool close_after = false;
+  bool misused = false;
+  handlers::OffloadedCall offload;  // kOffloaded
+};
+
+// Answers one request on the loop, appending its reply frame to `out` unless it comes later.
+Answered AnswerInline(absl::string_view request, handlers::Handler& handler,
+                      protocol::Buffer& out, LaterAnswers* later, uint32_t max_frame_bytes) {
+  Answered answered;
   const size_t start = protocol::BeginFrame(&out);
-  handlers::Reply reply(&out, deferrer);
-  absl::Status status;
-  if (try_first) {
-    absl::StatusOr<bool> answered = TryHandler(handler, request, reply);
-    if (answered.ok() && !*answered && !reply.deferred()) {
-      out.Truncate(start);
-      return Inline::kDeclined;
+  handlers::Reply reply(&out, later, /*offloaded=*/false);
+  absl::Status status = CallHandler(handler, request, reply);
+  answered.close_after = reply.close_after();
+  if (absl::string_view misuse = reply.misuse(); !misuse.empty()) {
+    answered.misused = true;
+    out.Truncate(start);
+    status = MisuseError(misuse);
+    if (reply.deferred() && later != nullptr) {
+      // The place is taken: the error goes there now, and the completion is discarded later.
+      later->FailDeferred(reply.deferred_request(), status);
+      answered.how = Inline::kDeferred;
+      return answered;
     }
-    status = answered.status();
-  } else {
-    status = CallHandler(handler, request, reply);
+    protocol::AppendErrorFrame(status, &out);
+    answered.how = Inline::kFailed;
+    return answered;
   }
-  *close_after = reply.close_after();
   if (reply.deferred()) {
     // The answer comes later, in its reserved place: from the completion, or an INTERNAL
     // error if the handler failed after deferring and dropped it.
     out.Truncate(start);
-    return Inline::kDeferred;
+    answered.how = Inline::kDeferred;
+    return answered;
+  }
+  if (status.ok() && reply.offloaded()) {
+    out.Truncate(start);
+    answered.offload = reply.TakeOffload();
+    answered.how = Inline::kOffloaded;
+    return answered;
   }
   if (status.ok() && reply.size() > max_frame_bytes) {
     status = ReplyTooLarge(reply.size(), max_frame_bytes);
   }
   if (status.ok()) {
     protocol::FinishFrame(start, protocol::FrameKind::kNormal, &out);
-    return Inline::kAnswered;
+    return answered;
   }
   out.Truncate(start);  // whatever the handler wrote before failing is not sent
   protocol::AppendErrorFrame(status, &out);
-  return Inline::kFailed;
+  answered.how = Inline::kFailed;
+  return answered;
 }
 
-}  // namespace
-
-namespace {
-
-// Runs `call`, turning an exception thrown by a handler into an INTERNAL status.
-template <typename Result, typename Call>
-Result Catching(Call call) {
-  try {
-    return call();
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("handler threw: ", e.what()));
-  } catch (...) {
-    return absl::InternalError("handler threw a non-standard exception");
+// Appends an error reply for a request, into the output or in order behind one waiting.
+void AppendError(const absl::Status& status, ReplyOrder& order, protocol::OutputQueue& output,
+                 DispatchResult& result) {
+  protocol::Buffer error;
+  protocol::AppendErrorFrame(status, &error);
+  if (order.empty()) {
+    output.BufferForNextReply().Append(error.view());
+    ++result.replies;
+  } else {
+    order.PushReady(error.view());
   }
 }
 
@@ -75,13 +91,17 @@ Result Catching(Call call) {
 
 absl::Status CallHandler(handlers::Handler& handler, absl::string_view request,
                          handlers::Reply& reply) {
-  return Catching<absl::Status>([&] { return handler.Handle(request, reply); });
+  return handlers::internal::CallCatching([&] { return handler.Handle(request, reply); });
 }
 
-absl::StatusOr<bool> TryHandler(handlers::Handler& handler, absl::string_view request,
-                                handlers::Reply& reply) {
-  return Catching<absl::StatusOr<bool>>(
-      [&] { return handler.HandleWithoutBlocking(request, reply); });
+absl::Status CallOffloaded(handlers::OffloadedCall& call, absl::string_view request,
+                           handlers::Reply& reply) {
+  return handlers::internal::CallCatching([&] { return call(request, reply); });
+}
+
+absl::Status MisuseError(absl::string_view what) {
+  LOG(DFATAL) << "handler misuse: " << what;
+  return absl::InternalError(absl::StrCat("handler misuse: ", what));
 }
 
 bool AppendReplyFrame(const absl::Status& status, absl::string_view payload,
@@ -100,6 +120,10 @@ DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler
                               const DispatchLimits& limits) {
   DispatchResult result;
   while (true) {
+    if (later != nullptr && later->Offloading()) {
+      result.stopped = StopReason::kOffloaded;
+      return result;
+    }
     if (output.size() > limits.max_pending_output_bytes) {
       result.stopped = StopReason::kOutputFull;
       return result;
@@ -126,44 +150,33 @@ DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler
     }
     ++result.frames;
     const absl::string_view request = (*frame)->payload;
-    Inline answered = Inline::kDeclined;
-    bool close_after = false;
-    // A blocking handler's request is first offered to the handler on the loop, if no call of
-    // this connection is on the handler threads: order means "one at a time, in arrival order".
-    const bool offload = limits.blocking && later != nullptr;
-    if (!offload || !later->BlockingCallsPending()) {
-      if (order.empty()) {  // the fast path: straight into the output queue
-        answered = AnswerInline(request, handler, output.BufferForNextReply(), later,
-                                limits.max_frame_bytes, offload, &close_after);
-        if (answered == Inline::kAnswered || answered == Inline::kFailed) ++result.replies;
-      } else {  // behind a request still waiting: held in order
-        protocol::Buffer held;
-        answered = AnswerInline(request, handler, held, later, limits.max_frame_bytes, offload,
-                                &close_after);
-        if (held.size() > 0) order.PushReady(held.view());
-      }
+    Answered answered;
+    if (order.empty()) {  // the fast path: straight into the output queue
+      answered = AnswerInline(request, handler, output.BufferForNextReply(), later,
+                              limits.max_frame_bytes);
+      if (answered.how == Inline::kAnswered || answered.how == Inline::kFailed) ++result.replies;
+    } else {  // behind a request still waiting: held in order
+      protocol::Buffer held;
+      answered = AnswerInline(request, handler, held, later, limits.max_frame_bytes);
+      if (held.size() > 0) order.PushReady(held.view());
     }
-    if (answered == Inline::kDeclined) {
-      answered = Inline::kDeferred;
-      if (!later->RunBlocking(request)) {
-        protocol::Buffer error;
-        protocol::AppendErrorFrame(
-            absl::ResourceExhaustedError("server overloaded: too many requests queued"), &error);
-        if (order.empty()) {
-          output.BufferForNextReply().Append(error.view());
-          ++result.replies;
-        } else {
-          order.PushReady(error.view());
-        }
+    if (answered.how == Inline::kOffloaded) {
+      if (later != nullptr && later->Offload(request, std::move(answered.offload))) {
+        answered.how = Inline::kDeferred;
+      } else {
+        // A unit test's session without handler threads, or a full queue.
+        AppendError(absl::ResourceExhaustedError("server overloaded: too many requests queued"),
+                    order, output, result);
         ++result.overloaded;
-        answered = Inline::kFailed;
+        answered.how = Inline::kFailed;
       }
     }
     // Counted here, where it happens: a counter derived from the others would count an inline
     // error twice (it is both a reply and an error) and replies held in order not at all.
-    if (answered == Inline::kDeferred) ++result.later;
-    if (answered == Inline::kFailed) ++result.handler_errors;
-    if (close_after) {
+    if (answered.how == Inline::kDeferred) ++result.later;
+    if (answered.how == Inline::kFailed) ++result.handler_errors;
+    if (answered.misused) ++result.misused;
+    if (answered.close_after) {
       result.stopped = StopReason::kCloseRequested;
       return result;
     }

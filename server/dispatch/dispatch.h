@@ -1,10 +1,10 @@
 // DispatchFrames: the socket-free heart of a connection. Takes the complete frames a decoder
 // holds and answers each in order, until one of the limits stops it:
-//   - a non-blocking handler is called at once; its reply (or error reply, docs/protocol.md)
-//     goes to the output queue, or behind earlier requests still waiting (ReplyOrder);
+//   - the handler is called at once; its reply (or error reply, docs/protocol.md) goes to the
+//     output queue, or behind earlier requests still waiting (ReplyOrder);
 //   - a handler may defer its answer (Reply::Defer) through `later`;
-//   - a blocking handler's requests are handed to `later`, which runs them on handler threads,
-//     unless the handler answers them on the loop (Handler::HandleWithoutBlocking).
+//   - a call the handler offloads (Reply::Offload) is handed to `later`, which runs it on the
+//     handler threads; the connection's later requests wait until it has returned (kOffloaded).
 //
 //   DispatchResult r = DispatchFrames(decoder, handler, order, output, &later, limits);
 //   switch (r.stopped) { case StopReason::kProtocolError: close; ... }
@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "handlers/answers.h"
 #include "handlers/handler.h"
 #include "protocol/frame_decoder.h"
 #include "protocol/output_queue.h"
@@ -28,14 +29,17 @@
 namespace server {
 
 // How a connection answers the requests that are not answered inline.
-class LaterAnswers : public handlers::Deferrer {
+class LaterAnswers : public handlers::internal::Answers {
  public:
-  // Hands `request` to the handler threads, its answer to come later. False if the server's
-  // queue of such requests is full (the request then gets a RESOURCE_EXHAUSTED error reply).
-  virtual bool RunBlocking(absl::string_view request) = 0;
-  // Whether an earlier call of this connection is queued or running on the handler threads
-  // (then a request may not be tried on the loop: it would overtake that call).
-  virtual bool BlockingCallsPending() = 0;
+  // Runs `call` for `request` on the handler threads, its answer to come later. False if the
+  // server's queue of such calls is full (the request then gets a RESOURCE_EXHAUSTED error
+  // reply).
+  virtual bool Offload(absl::string_view request, handlers::OffloadedCall call) = 0;
+  // Whether an offloaded call of this connection has not returned yet: no request of the
+  // connection is handled meanwhile (one call of a handler instance at a time, in order).
+  virtual bool Offloading() const = 0;
+  // Answers the place a Defer() took with `status` now (its handler misused the reply).
+  virtual void FailDeferred(uint64_t request, const absl::Status& status) = 0;
 };
 
 struct DispatchLimits {
@@ -43,7 +47,6 @@ struct DispatchLimits {
   size_t max_pending_output_bytes = SIZE_MAX;  // stop before adding to more output than this
   int max_frames = INT32_MAX;                  // stop after this many frames (fairness)
   size_t max_inflight = SIZE_MAX;              // stop while this many replies are not out yet
-  bool blocking = false;                       // the handler's calls go to `later`
 };
 
 enum class StopReason {
@@ -51,6 +54,7 @@ enum class StopReason {
   kOutputFull,      // output above max_pending_output_bytes: stop reading until it drains
   kInflightFull,    // max_inflight requests unanswered: stop reading until one is answered
   kBatchLimit,      // max_frames answered; more bytes are buffered
+  kOffloaded,       // a call is on the handler threads: stop reading until it has returned
   kCloseRequested,  // a handler asked to close the connection after its reply
   kProtocolError,   // a bad header; `error` says which. The stream cannot go on.
 };
@@ -61,6 +65,7 @@ struct DispatchResult {
   int handler_errors = 0;  // of which answered with an error reply
   int overloaded = 0;      // of which refused: the handler threads' queue was full
   int later = 0;           // of which to be answered later: deferred, or on the handler threads
+  int misused = 0;         // of which the handler misused its reply (answered INTERNAL)
   StopReason stopped = StopReason::kNeedMoreBytes;
   absl::Status error;      // set with kProtocolError
 };
@@ -81,13 +86,15 @@ inline DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::
 bool AppendReplyFrame(const absl::Status& status, absl::string_view payload,
                       uint32_t max_frame_bytes, protocol::Buffer* out);
 
-// Runs `handler` on `request`, catching exceptions; the reply's payload goes to `out` from
-// `start` on. Used for blocking calls on handler threads.
+// Runs `handler` on `request`, turning an exception into an INTERNAL status.
 absl::Status CallHandler(handlers::Handler& handler, absl::string_view request,
                          handlers::Reply& reply);
-// The same for Handler::HandleWithoutBlocking: true if the handler answered.
-absl::StatusOr<bool> TryHandler(handlers::Handler& handler, absl::string_view request,
-                                handlers::Reply& reply);
+// The same for an offloaded call, on a handler thread.
+absl::Status CallOffloaded(handlers::OffloadedCall& call, absl::string_view request,
+                           handlers::Reply& reply);
+
+// The error a misused reply is answered with; logged as a DFATAL (a debug build stops).
+absl::Status MisuseError(absl::string_view what);
 
 }  // namespace server
 

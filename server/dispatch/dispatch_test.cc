@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -9,9 +10,12 @@
 #include "gtest/gtest.h"
 #include "handlers/echo/echo.h"
 #include "protocol/frame.h"
+#include "server/dispatch/testing/recording_later.h"
 
 namespace server {
 namespace {
+
+using testing::RecordingLater;
 
 std::string Frames(std::initializer_list<absl::string_view> payloads) {
   protocol::Buffer out;
@@ -107,42 +111,25 @@ TEST(DispatchFramesTest, BadHeaderIsAProtocolError) {
   EXPECT_EQ(r.error.code(), absl::StatusCode::kInvalidArgument);
 }
 
-// A blocking handler that answers "now:" requests on the loop and declines the rest.
+// Answers "now:" requests on the loop and offloads the rest.
 class MaybeNowHandler : public handlers::Handler {
  public:
   absl::Status Handle(absl::string_view request, handlers::Reply& reply) override {
-    reply.Append(absl::StrCat(request, "@thread"));
-    return absl::OkStatus();
-  }
-  absl::StatusOr<bool> HandleWithoutBlocking(absl::string_view request,
-                                             handlers::Reply& reply) override {
     ++tried;
-    if (!absl::StartsWith(request, "now:")) return false;
-    reply.Append(absl::StrCat(request, "@loop"));
-    return true;
+    if (absl::StartsWith(request, "now:")) {
+      reply.Append(absl::StrCat(request, "@loop"));
+    } else {
+      reply.Offload([](absl::string_view request, handlers::Reply& reply) {
+        reply.Append(absl::StrCat(request, "@thread"));
+        return absl::OkStatus();
+      });
+    }
+    return absl::OkStatus();
   }
   int tried = 0;
 };
 
-// Stands in for the handler threads: records what was handed over, holding its reply place.
-class RecordingLater : public LaterAnswers {
- public:
-  explicit RecordingLater(ReplyOrder* order) : order_(order) {}
-  handlers::Completion Defer() override { return handlers::Completion(); }
-  bool RunBlocking(absl::string_view request) override {
-    offloaded.emplace_back(request);
-    places.push_back(order_->Reserve(0));
-    return true;
-  }
-  bool BlockingCallsPending() override { return !offloaded.empty(); }  // none finishes here
-  std::vector<std::string> offloaded;
-  std::vector<uint64_t> places;
-
- private:
-  ReplyOrder* order_;
-};
-
-TEST(DispatchFramesTest, ABlockingHandlerAnswersOnTheLoopWhatNeedsNoWait) {
+TEST(DispatchFramesTest, AHandlerAnswersOnTheLoopWhatNeedsNoWait) {
   protocol::FrameDecoder decoder({});
   MaybeNowHandler handler;
   protocol::OutputQueue output;
@@ -150,40 +137,62 @@ TEST(DispatchFramesTest, ABlockingHandlerAnswersOnTheLoopWhatNeedsNoWait) {
   RecordingLater later(&order);
   const std::string stream = Frames({"now:a", "now:b"});
   decoder.Feed(stream);
-  const DispatchResult r = DispatchFrames(decoder, handler, order, output, &later,
-                                          {.max_frame_bytes = 100, .blocking = true});
+  const DispatchResult r =
+      DispatchFrames(decoder, handler, order, output, &later, {.max_frame_bytes = 100});
   EXPECT_EQ(r.frames, 2);
   EXPECT_EQ(r.replies, 2);
   EXPECT_TRUE(later.offloaded.empty());
   EXPECT_EQ(output.ToString(), Frames({"now:a@loop", "now:b@loop"}));
 }
 
-TEST(DispatchFramesTest, NothingOvertakesACallOnTheHandlerThreads) {
+TEST(DispatchFramesTest, NothingIsHandledWhileACallIsOffloaded) {
   protocol::FrameDecoder decoder({});
   MaybeNowHandler handler;
   protocol::OutputQueue output;
   ReplyOrder order(&output);
   RecordingLater later(&order);
-  // "slow" is declined and goes to the handler threads; "now:b" behind it must follow it
-  // there rather than be answered on the loop first.
+  // "slow" goes to the handler threads; "now:b" behind it waits in the input until it has
+  // returned, rather than be answered on the loop first (or reach the handler meanwhile).
   const std::string stream = Frames({"now:a", "slow", "now:b"});
   decoder.Feed(stream);
-  const DispatchResult r = DispatchFrames(decoder, handler, order, output, &later,
-                                          {.max_frame_bytes = 100, .blocking = true});
-  EXPECT_EQ(r.frames, 3);
+  DispatchResult r =
+      DispatchFrames(decoder, handler, order, output, &later, {.max_frame_bytes = 100});
+  EXPECT_EQ(r.frames, 2);
   EXPECT_EQ(r.replies, 1);
-  EXPECT_EQ(handler.tried, 2);  // "now:a" and "slow", never "now:b"
-  EXPECT_EQ(later.offloaded, (std::vector<std::string>{"slow", "now:b"}));
+  EXPECT_EQ(r.later, 1);
+  EXPECT_EQ(r.stopped, StopReason::kOffloaded);
+  EXPECT_EQ(handler.tried, 2);  // "now:a" and "slow", not yet "now:b"
+  EXPECT_EQ(later.offloaded, (std::vector<std::string>{"slow"}));
   EXPECT_EQ(output.ToString(), Frames({"now:a@loop"}));
-  // The handler threads answer in order; both replies follow "now:a".
-  int released = 0;
-  int64_t started = 0;
-  protocol::Buffer slow, b;
-  protocol::AppendFrame("slow@thread", &slow);
-  protocol::AppendFrame("now:b@thread", &b);
-  order.Fill(later.places[0], std::string(slow.view()), &released, &started);
-  order.Fill(later.places[1], std::string(b.view()), &released, &started);
-  EXPECT_EQ(output.ToString(), Frames({"now:a@loop", "slow@thread", "now:b@thread"}));
+  EXPECT_GT(decoder.buffered_bytes(), 0u);
+
+  later.Return();
+  r = DispatchFrames(decoder, handler, order, output, &later, {.max_frame_bytes = 100});
+  EXPECT_EQ(r.frames, 1);
+  EXPECT_EQ(r.stopped, StopReason::kNeedMoreBytes);
+  EXPECT_EQ(handler.tried, 3);
+  EXPECT_EQ(output.ToString(), Frames({"now:a@loop", "slow@thread", "now:b@loop"}));
+}
+
+TEST(DispatchFramesTest, AnErrorReturnedAfterOffloadAnswersAndDropsTheCall) {
+  struct OffloadThenFail : handlers::Handler {
+    absl::Status Handle(absl::string_view, handlers::Reply& reply) override {
+      reply.Offload([](absl::string_view, handlers::Reply&) { return absl::OkStatus(); });
+      return absl::UnavailableError("changed its mind");
+    }
+  } handler;
+  protocol::FrameDecoder decoder({});
+  protocol::OutputQueue output;
+  ReplyOrder order(&output);
+  RecordingLater later(&order);
+  const std::string stream = Frames({"x", "y"});
+  decoder.Feed(stream);
+  const DispatchResult r =
+      DispatchFrames(decoder, handler, order, output, &later, {.max_frame_bytes = 100});
+  EXPECT_EQ(r.frames, 2);
+  EXPECT_EQ(r.handler_errors, 2);
+  EXPECT_TRUE(later.offloaded.empty());
+  EXPECT_TRUE(absl::StrContains(output.ToString(), "changed its mind"));
 }
 
 }  // namespace

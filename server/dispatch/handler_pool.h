@@ -1,6 +1,6 @@
-// HandlerPool: the fixed set of threads that run blocking handler calls, with a bounded queue.
+// HandlerPool: the fixed set of threads that run offloaded handler calls, with a bounded queue.
 //
-// Workers never block: a blocking handler's request becomes work here (Thrift's
+// Workers never block: a call a handler offloads (Reply::Offload) becomes work here (Thrift's
 // TNonblockingServer hands frames to its ThreadManager the same way). The bound is server-wide:
 // a worker takes a place per request with TryAcquire() before handing it over, so it can answer
 // "overloaded" at once instead of queueing without limit, and the place is given back with

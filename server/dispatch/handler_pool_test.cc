@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "server/dispatch/serial_calls.h"
 
 namespace server {
 namespace {
@@ -75,37 +74,6 @@ TEST(HandlerPoolTest, StopDropsTasksNotStartedAndWaitsForRunningOnes) {
   }
   stopper.join();
   EXPECT_EQ(ran.load(), 1);
-}
-
-TEST(SerialCallsTest, OneConnectionsCallsRunOneAtATimeInOrder) {
-  HandlerPool pool(4, 1000);
-  pool.Start();
-  auto calls = std::make_shared<SerialCalls>(&pool);
-  std::mutex mu;
-  std::condition_variable done;
-  std::vector<int> order;
-  std::atomic<int> running{0};
-  std::atomic<int> most_at_once{0};
-  for (int i = 0; i < 200; ++i) {
-    ASSERT_TRUE(pool.TryAcquire());
-    calls->Add([&, i] {
-      const int now = ++running;
-      if (now > most_at_once) most_at_once = now;
-      std::this_thread::yield();
-      --running;
-      std::lock_guard<std::mutex> lock(mu);
-      order.push_back(i);
-      done.notify_all();
-    });
-  }
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    ASSERT_TRUE(done.wait_for(lock, std::chrono::seconds(10), [&] { return order.size() == 200; }));
-  }
-  for (int i = 0; i < 200; ++i) ASSERT_EQ(order[i], i);
-  EXPECT_EQ(most_at_once.load(), 1);
-  pool.Stop();  // waits for the running task: the last call has given its place back
-  EXPECT_EQ(pool.places(), 0) << "each call gives its place back";
 }
 
 }  // namespace

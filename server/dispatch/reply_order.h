@@ -2,7 +2,7 @@
 //
 // Requests answered at once go straight to the output queue while nothing is waiting (the
 // fast path: no copy, no allocation). Once a request is waiting for a later answer (a deferred
-// or blocking handler call), every reply after it is held here until the ones before it are
+// or offloaded call), every reply after it is held here until the ones before it are
 // out, as Wangle's PipelinedServerDispatcher does.
 //
 //   ReplyOrder order(&output);

@@ -1,5 +1,5 @@
 // ServedHandler: how a listener's connections are served, as the server sees it: how to make a
-// handler instance, whether its calls may block, and whether the connections speak TLS.
+// handler instance, and whether the connections speak TLS.
 #ifndef SERVER_DISPATCH_SERVED_HANDLER_H_
 #define SERVER_DISPATCH_SERVED_HANDLER_H_
 
@@ -10,7 +10,6 @@ namespace server {
 
 struct ServedHandler {
   handlers::HandlerFactory factory;
-  bool blocking = false;  // calls run on the handler threads (handlers/handler.h)
   const tls::Context* tls = nullptr;  // TLS settings (not owned); null for plain text
 };
 

@@ -3,11 +3,11 @@
 #include <string>
 #include <utility>
 
-#include "protocol/buffer.h"
+#include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "glog/logging.h"
+#include "protocol/buffer.h"
 #include "protocol/frame.h"
-#include "server/dispatch/serial_calls.h"
 
 namespace server {
 
@@ -26,9 +26,7 @@ void Session::Start(handlers::ConnectionInfo info) {
 }
 
 DispatchResult Session::Serve(protocol::FrameDecoder& decoder, const DispatchLimits& limits) {
-  DispatchLimits with_handler = limits;
-  with_handler.blocking = served_->blocking;
-  DispatchResult result = DispatchFrames(decoder, *handler_, order_, *output_, this, with_handler);
+  DispatchResult result = DispatchFrames(decoder, *handler_, order_, *output_, this, limits);
   decoder.Retain();  // the shared read buffer is about to serve another connection
   if (!decoder.status().ok() && result.stopped != StopReason::kProtocolError) {
     // Retain() could not have the memory for the frame that follows: the stream ends there.
@@ -51,6 +49,7 @@ DispatchResult Session::Serve(protocol::FrameDecoder& decoder, const DispatchLim
     stats.handler_errors.Add(result.handler_errors);
     stats.requests_overloaded.Add(result.overloaded);
     stats.requests_later.Add(result.later);
+    stats.handler_misuse.Add(result.misused);
   }
   return result;
 }
@@ -65,9 +64,14 @@ bool Session::Place(uint64_t request, std::string frame, bool is_error, int64_t*
 }
 
 void Session::OnLateAnswer(uint64_t request, std::string frame, bool is_error, bool close_after) {
+  // The offloaded call has returned: the connection may go on, whether or not its answer is
+  // still wanted.
+  const bool returned = request == offloaded_;
+  if (returned) offloaded_ = 0;
   int64_t started_ns = 0;
   if (closed_ || !Place(request, std::move(frame), is_error, &started_ns)) {
     services_->stats->replies_discarded.Add(1);  // closed, timed out, or answered at shutdown
+    if (returned && !closed_) owner_->OnAnswersPlaced(/*close_after=*/false);
     return;
   }
   services_->stats->RecordLatency(now_ns(),
@@ -106,7 +110,8 @@ const std::shared_ptr<AnswerLink>& Session::Link() {
   if (link_ == nullptr) {
     link_ = std::make_shared<AnswerLink>(static_cast<LateAnswerTarget*>(this), services_->loop->tasks(),
                                          services_->max_frame_bytes,
-                                         &services_->stats->replies_discarded);
+                                         &services_->stats->replies_discarded,
+                                         &services_->stats->handler_misuse);
   }
   return link_;
 }
@@ -117,39 +122,60 @@ uint64_t Session::TakePlace() {
   return id;
 }
 
-handlers::Completion Session::Defer() { return handlers::Completion(Link(), TakePlace()); }
+handlers::Completion Session::Defer() { return MakeCompletion(Link(), TakePlace()); }
 
-bool Session::BlockingCallsPending() {
-  return serial_calls_ != nullptr && !serial_calls_->idle();
+void Session::FailDeferred(uint64_t request, const absl::Status& status) {
+  AnswerWaiting(request, status);
 }
 
-bool Session::RunBlocking(absl::string_view request) {
-  if (!services_->pool->TryAcquire()) return false;  // given back by SerialCalls after the call
+bool Session::Offload(absl::string_view request, handlers::OffloadedCall call) {
+  HandlerPool* const pool = services_->pool;
+  if (pool == nullptr || !pool->TryAcquire()) return false;  // given back after the call
   if (shared_handler_ == nullptr) shared_handler_ = std::move(owned_handler_);
-  if (serial_calls_ == nullptr) serial_calls_ = std::make_shared<SerialCalls>(services_->pool);
-  // std::function needs a copyable task; the call's state is shared instead.
+  // std::function needs a copyable task; the call's state is shared instead, and given back
+  // (the request's copy, its charge to the memory budget, the pool's place) once it is gone.
   struct Call {
-    std::shared_ptr<handlers::Handler> handler;
+    ~Call() {
+      // Dropped unrun (the pool stopped first): answered, not abandoned.
+      if (!ran) done.Fail(absl::UnavailableError("server shutting down"));
+      budget->Charge(-static_cast<int64_t>(request.size()));
+      pool->Release();
+    }
+    std::shared_ptr<handlers::Handler> handler;  // lives until its call has returned
+    handlers::OffloadedCall call;
     std::string request;
     handlers::Completion done;
+    std::shared_ptr<AnswerLink> link;
+    MemoryBudget* budget = nullptr;
+    HandlerPool* pool = nullptr;
+    bool ran = false;
   };
-  auto call = std::make_shared<Call>(
-      Call{shared_handler_, std::string(request), handlers::Completion(Link(), TakePlace())});
-  // The request's copy counts against the memory budget until its call has run.
-  const int64_t held = static_cast<int64_t>(request.size());
-  MemoryBudget* budget = services_->budget;
-  budget->Charge(held);
-  serial_calls_->Add([call, held, budget] {
+  auto state = std::make_shared<Call>();
+  state->handler = shared_handler_;
+  state->call = std::move(call);
+  state->request = std::string(request);
+  offloaded_ = TakePlace();
+  state->done = MakeCompletion(Link(), offloaded_);
+  state->link = Link();
+  state->budget = services_->budget;
+  state->pool = pool;
+  services_->budget->Charge(static_cast<int64_t>(request.size()));
+  pool->Run([state] {
     protocol::Buffer out;
-    handlers::Reply reply(&out);
-    const absl::Status status = CallHandler(*call->handler, call->request, reply);
-    if (reply.close_after()) call->done.CloseAfterReply();
-    if (status.ok()) {
-      call->done.Finish(std::string(out.view()));
-    } else {
-      call->done.Fail(status);
+    handlers::Reply reply(&out, nullptr, /*offloaded=*/true);
+    absl::Status status = CallOffloaded(state->call, state->request, reply);
+    if (absl::string_view misuse = reply.misuse(); !misuse.empty()) {
+      state->link->Misused(0, misuse);  // counted; a debug build stops
+      status = absl::InternalError(absl::StrCat("handler misuse: ", misuse));
     }
-    budget->Charge(-held);
+    state->call = nullptr;  // what the handler's call holds goes before its answer
+    state->ran = true;
+    if (reply.close_after()) state->done.CloseAfterReply();
+    if (status.ok()) {
+      state->done.Finish(std::string(out.view()));
+    } else {
+      state->done.Fail(status);
+    }
   });
   return true;
 }

@@ -2,10 +2,10 @@
 //
 // It owns the connection's handler instance, the replies held in request order behind ones
 // answered later (ReplyOrder), the link through which those answers come back (AnswerLink),
-// and the strand that runs its blocking calls one at a time (SerialCalls). Serve() answers the
-// complete frames a decoder holds into the output queue (dispatch.h) and counts them; an answer
-// given later is placed in its turn on the loop thread, and the session's owner (the
-// connection) is told, so that it writes it.
+// and the one offloaded call a connection may have on the handler threads at a time. Serve()
+// answers the complete frames a decoder holds into the output queue (dispatch.h) and counts
+// them; an answer given later is placed in its turn on the loop thread, and the session's
+// owner (the connection) is told, so that it writes it.
 //
 //   Session session(&services, &served, id, &output, &owner);
 //   session.Start(info);                          // makes the handler instance
@@ -13,7 +13,7 @@
 //   ...
 //   session.Close();                              // later answers are discarded (and counted)
 //
-// Thread rule: the loop thread, except what runs on the handler threads (SerialCalls) and the
+// Thread rule: the loop thread, except the offloaded call (a handler thread) and the
 // completions a handler holds (AnswerLink).
 #ifndef SERVER_DISPATCH_SESSION_H_
 #define SERVER_DISPATCH_SESSION_H_
@@ -39,8 +39,6 @@
 
 namespace server {
 
-class SerialCalls;
-
 class Session : private LaterAnswers, private LateAnswerTarget {
  public:
   // What a worker lends its sessions; not owned, outlives them.
@@ -49,7 +47,7 @@ class Session : private LaterAnswers, private LateAnswerTarget {
     const handlers::HandlerContext* context;   // given to each handler instance
     HandlerPool* pool;                         // the handler threads
     RequestDeadlines* deadlines;               // --handler_timeout_ms
-    MemoryBudget* budget;                      // charged for requests queued for the pool
+    MemoryBudget* budget;                      // charged for requests copied for the pool
     WorkerStats* stats;
     uint32_t max_frame_bytes;
     common::LogLimiter* log = nullptr;         // client-provoked warnings; null: not limited
@@ -59,7 +57,8 @@ class Session : private LaterAnswers, private LateAnswerTarget {
    public:
     virtual ~Owner() = default;
     // On the loop thread: answers given later have reached the output queue or their place
-    // (written by the owner); `close_after` if the handler asked to close after its reply.
+    // (written by the owner), or an offloaded call has returned; `close_after` if the handler
+    // asked to close after its reply.
     virtual void OnAnswersPlaced(bool close_after) = 0;
   };
 
@@ -93,12 +92,14 @@ class Session : private LaterAnswers, private LateAnswerTarget {
   size_t places() const { return order_.size(); }
   size_t held_bytes() const { return order_.held_bytes(); }
   uint64_t id() const { return id_; }
+  // An offloaded call has not returned: the connection's later requests wait for it.
+  bool Offloading() const override { return offloaded_ != 0; }
 
  private:
   // LaterAnswers, for DispatchFrames.
   handlers::Completion Defer() override;
-  bool RunBlocking(absl::string_view request) override;
-  bool BlockingCallsPending() override;
+  bool Offload(absl::string_view request, handlers::OffloadedCall call) override;
+  void FailDeferred(uint64_t request, const absl::Status& status) override;
   // LateAnswerTarget, for the link.
   void OnLateAnswer(uint64_t request, std::string frame, bool is_error, bool close_after) override;
 
@@ -117,10 +118,10 @@ class Session : private LaterAnswers, private LateAnswerTarget {
   ReplyOrder order_;
   std::string peer_;                                   // for log lines
   handlers::Handler* handler_ = nullptr;               // one of the two below
-  std::unique_ptr<handlers::Handler> owned_handler_;   // until a blocking call shares it
+  std::unique_ptr<handlers::Handler> owned_handler_;   // until an offloaded call shares it
   std::shared_ptr<handlers::Handler> shared_handler_;  // with calls that may outlive the session
   std::shared_ptr<AnswerLink> link_;
-  std::shared_ptr<SerialCalls> serial_calls_;  // shared with the pool task draining it
+  uint64_t offloaded_ = 0;  // the place of the offloaded call not yet returned; 0: none
   bool closed_ = false;
 };
 

@@ -1,4 +1,5 @@
-// Session: handler deadlines of deferred requests, blocking calls on the handler pool, and the memory budget's charge for them.
+// Session: handler deadlines of deferred requests, offloaded calls on the handler pool, and the
+// memory budget's charge for them.
 #include <memory>
 #include <string>
 #include <thread>
@@ -46,43 +47,91 @@ TEST_F(SessionTest, CloseGivesBackTheDeadlinesOfWaitingRequests) {
   ASSERT_TRUE(RunUntil([&] { return stats().replies_discarded.value() == 2; }));
 }
 
-TEST_F(SessionTest, ABlockingHandlerRunsOnThePoolAndAnswersInOrder) {
-  StartSession(/*blocking=*/true);
-  const DispatchResult r = Serve(Frames({"wait", "b", "c"}));
-  EXPECT_EQ(r.frames, 3);
-  EXPECT_EQ(r.replies, 0);
-  EXPECT_EQ(stats().requests_later.value(), 3);
-  // The first call is held on a handler thread: the others wait behind it, in the strand.
+TEST_F(SessionTest, AnOffloadedCallRunsOnThePoolAndLaterRequestsWaitForIt) {
+  StartSession(/*offloading=*/true);
+  DispatchResult r = Serve(Frames({"wait", "b", "c"}));
+  EXPECT_EQ(r.frames, 1);
+  EXPECT_EQ(r.stopped, StopReason::kOffloaded);
+  EXPECT_EQ(stats().requests_later.value(), 1);
   ASSERT_TRUE(RunUntil([&] {
     std::lock_guard<std::mutex> lock(shared_.mu);
     return shared_.waiting;
   }));
+  // The call is held on a handler thread: the others wait in the input, not handled.
+  EXPECT_TRUE(session_->Offloading());
   EXPECT_EQ(output_.ToString(), "");
-  EXPECT_EQ(session_->places(), 3u);
+  EXPECT_EQ(session_->places(), 1u);
+  r = session_->Serve(decoder_, {.max_frame_bytes = 1 << 20});
+  EXPECT_EQ(r.frames, 0);
+  EXPECT_EQ(r.stopped, StopReason::kOffloaded);
 
   shared_.gate.Open();
-  ASSERT_TRUE(RunUntil([&] { return output_.size() == Frames({"wait", "b", "c"}).size(); }));
-  EXPECT_EQ(output_.ToString(), Frames({"wait", "b", "c"}));
+  ASSERT_TRUE(RunUntil([&] { return !session_->Offloading(); }));
+  EXPECT_EQ(owner_.placed, 1);  // the owner is told: it serves the rest
+  const std::string all = Frames({"wait", "b", "c"});
+  ASSERT_TRUE(RunUntil([&] {
+    if (!session_->Offloading()) session_->Serve(decoder_, {.max_frame_bytes = 1 << 20});
+    return output_.size() == all.size();
+  }));
+  EXPECT_EQ(output_.ToString(), all);
   EXPECT_TRUE(session_->empty());
+  EXPECT_EQ(stats().requests_later.value(), 3);
   std::lock_guard<std::mutex> lock(shared_.mu);
   ASSERT_EQ(shared_.threads.size(), 3u);
   for (const std::thread::id& id : shared_.threads) EXPECT_NE(id, std::this_thread::get_id());
 }
 
-TEST_F(SessionTest, ABlockingRequestIsChargedToTheBudgetUntilItsCallRan) {
-  StartSession(/*blocking=*/true);
+TEST_F(SessionTest, AnOffloadedRequestIsChargedToTheBudgetUntilItsCallRan) {
+  StartSession(/*offloading=*/true);
   Serve(Frames({"wait", "second"}));
   ASSERT_TRUE(RunUntil([&] {
     std::lock_guard<std::mutex> lock(shared_.mu);
     return shared_.waiting;
   }));
-  // Both requests' copies are held: one in its call, one queued behind it.
-  EXPECT_EQ(budget_.used(), static_cast<int64_t>(std::string("wait").size() +
-                                                  std::string("second").size()));
+  // The offloaded request's copy is held in its call; the second is still the decoder's.
+  EXPECT_EQ(budget_.used(), static_cast<int64_t>(std::string("wait").size()));
   shared_.gate.Open();
-  ASSERT_TRUE(RunUntil([&] { return budget_.used() == 0; }));
-  ASSERT_TRUE(RunUntil([&] { return session_->empty(); }));
-  EXPECT_EQ(output_.ToString(), Frames({"wait", "second"}));
+  ASSERT_TRUE(RunUntil([&] { return budget_.used() == 0 && !session_->Offloading(); }));
+  EXPECT_EQ(output_.ToString(), Frames({"wait"}));
+}
+
+TEST_F(SessionTest, AnOffloadedCallPastItsDeadlineHoldsTheConnectionUntilItReturns) {
+  StartSession(/*offloading=*/true);
+  Serve(Frames({"wait", "next"}));
+  ASSERT_TRUE(RunUntil([&] {
+    std::lock_guard<std::mutex> lock(shared_.mu);
+    return shared_.waiting;
+  }));
+  const absl::Status late = absl::DeadlineExceededError("too slow");
+  session_->AnswerWaiting(1, late);
+  EXPECT_EQ(output_.ToString(), ErrorFrame(late));
+  // Answered, but the call still runs: the handler instance is not called meanwhile.
+  EXPECT_TRUE(session_->Offloading());
+  EXPECT_EQ(session_->Serve(decoder_, {.max_frame_bytes = 1 << 20}).frames, 0);
+  const int placed = owner_.placed;
+  shared_.gate.Open();
+  ASSERT_TRUE(RunUntil([&] { return !session_->Offloading(); }));
+  EXPECT_EQ(owner_.placed, placed + 1) << "the owner must hear of the return to go on";
+  EXPECT_EQ(stats().replies_discarded.value(), 1);  // the call's own answer came too late
+}
+
+TEST_F(SessionTest, DeferringInsideAnOffloadedCallIsAMisuse) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // the pool's threads are running
+  EXPECT_DEBUG_DEATH(
+      {
+        StartSession(/*offloading=*/true);
+        Serve(Frames({"defer"}));
+        RunUntil([&] { return !session_->Offloading(); });
+      },
+      "Defer\\(\\) inside an offloaded call");
+#ifdef NDEBUG
+  StartSession(/*offloading=*/true);
+  Serve(Frames({"defer"}));
+  ASSERT_TRUE(RunUntil([&] { return !session_->Offloading(); }));
+  ASSERT_TRUE(RunUntil([&] { return stats().handler_misuse.value() == 1; }));
+  EXPECT_EQ(output_.ToString(),
+            ErrorFrame(absl::InternalError("handler misuse: Defer() inside an offloaded call")));
+#endif
 }
 
 }  // namespace

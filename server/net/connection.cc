@@ -11,8 +11,7 @@
 
 namespace server {
 
-// An emptied output queue keeps at most this much allocated, so idle connections stay small
-// (constexpr: internal linkage).
+// An emptied output queue keeps at most this much allocated, so idle connections stay small.
 constexpr size_t kKeepOutputCapacity = 16 << 10;
 
 Connection::Connection(int fd, uint64_t id, const ServedHandler* served, const Env* env)
@@ -133,7 +132,8 @@ void Connection::ApplyStop(StopReason stopped) {
   switch (stopped) {
     case StopReason::kNeedMoreBytes: return;
     case StopReason::kOutputFull: return Pause(ConnectionState::kPausedOutput);
-    case StopReason::kInflightFull: return Pause(ConnectionState::kPausedInflight);
+    case StopReason::kInflightFull:
+    case StopReason::kOffloaded: return Pause(ConnectionState::kPausedInflight);
     case StopReason::kBatchLimit:
       env_->stats->fairness_yields.Add(1);
       return env_->host->ContinueAfterTurn(this);
@@ -203,11 +203,12 @@ void Connection::Pause(ConnectionState why) {
   env_->stats->reads_paused.Add(1);
 }
 
-// Backpressure released: its output drained and it is below the in-flight bound.
+// Backpressure released: its output drained, it is below the in-flight bound, and no call of
+// it is on the handler threads.
 void Connection::ResumeIfDrained() {
+  if (session_.Offloading()) return;  // its return brings the connection back
   if (state_ == ConnectionState::kPeerClosed && decoder_.buffered_bytes() > 0) {
-    env_->host->ContinueAfterTurn(this);  // frames it sent before closing, not yet answered
-    return;
+    return env_->host->ContinueAfterTurn(this);  // frames sent before closing, not answered
   }
   if (!paused_by_backpressure() || session_.places() >= env_->max_inflight) return;
   state_ = ConnectionState::kOpen;
@@ -234,9 +235,7 @@ void Connection::ResumeAfterMemory() {
 
 // Reads nothing more, and closes once every reply owed is written (a handler asked for it, or
 // a bad header ended the stream); input after that point is not owed.
-void Connection::CloseAfterReply() {
-  if (!closed()) state_ = ConnectionState::kClosingAfterReply;
-}
+void Connection::CloseAfterReply() { if (!closed()) state_ = ConnectionState::kClosingAfterReply; }
 
 // The client has finished sending. Answer what it sent, then close (see Flush).
 void Connection::PeerClosed() {

@@ -10,7 +10,7 @@ enum class ConnectionState {
   kProbation,          // no frame completed yet: waits in the probation set
   kOpen,               // reading and answering
   kPausedOutput,       // not reading: its unsent output is over the bound
-  kPausedInflight,     // not reading: --max_inflight_per_connection requests unanswered
+  kPausedInflight,     // not reading: --max_inflight_per_connection unanswered, or a call offloaded
   kPausedMemory,       // not reading: --max_buffer_memory is exceeded and it was growing
   kClosingAfterReply,  // a handler asked to close, or a bad header: answer what came before
   kPeerClosed,         // the client finished sending: answer what it sent, then close

@@ -47,6 +47,7 @@ constexpr std::pair<const char*, Counter WorkerStats::*> kWorkerCounters[] = {
     {"bytes_in", &WorkerStats::bytes_in},
     {"bytes_out", &WorkerStats::bytes_out},
     {"handler_errors", &WorkerStats::handler_errors},
+    {"handler_misuse", &WorkerStats::handler_misuse},
     {"reads_paused_backpressure", &WorkerStats::reads_paused},
     {"reads_paused_memory", &WorkerStats::reads_paused_memory},
     {"fairness_yields", &WorkerStats::fairness_yields},

@@ -24,6 +24,7 @@
 
 #include "common/latency_histogram.h"
 #include "handlers/handler.h"
+#include "handlers/stats_source.h"
 #include "server/memory/memory_budget.h"
 
 namespace server {
@@ -88,6 +89,7 @@ struct WorkerStats {
   Counter bytes_in;
   Counter bytes_out;
   Counter handler_errors;
+  Counter handler_misuse;         // a handler answered two ways, or dropped an answer (handler.h)
   Counter closed_idle_timeout;
   Counter closed_frame_timeout;
   Counter closed_protocol_error;

@@ -1,7 +1,8 @@
 // `later`: exercises Reply::Defer() from the test suite. Requests:
 //   "now:TEXT"          answered inline with TEXT
 //   "defer:MS:TEXT"     deferred; another thread answers TEXT after MS milliseconds
-//   "drop"              deferred, and the completion destroyed unfinished (INTERNAL error reply)
+//   "drop"              deferred, and the completion destroyed unfinished: a misuse (a debug
+//                       build stops; a release build answers INTERNAL)
 //   "close:TEXT"        answered inline with TEXT, then the server closes the connection
 //   "fail-later:MS"     deferred; answered with an INVALID_ARGUMENT error after MS milliseconds
 // Completions come from one detached thread per deferred request: the server must take them

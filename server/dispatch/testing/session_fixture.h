@@ -1,7 +1,7 @@
 // SessionTest: a Session with no socket, for the session's unit tests. Its input is a decoder
 // fed by the test, its output a queue read back, its loop stepped on the test thread; its
 // handler is LaterOrEcho (answers "later" through a deferred completion the test finishes)
-// or, for a blocking session, GatedEcho (runs on the pool; "wait" holds its thread at a gate).
+// or GatedEcho (offloads to the pool; "wait" holds its thread at a gate).
 //
 //   TEST_F(SessionTest, Example) {
 //     StartSession();
@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/testing/gate.h"
 #include "gtest/gtest.h"
 #include "protocol/frame.h"
 #include "server/dispatch/session.h"
@@ -68,44 +69,29 @@ class LaterOrEcho : public handlers::Handler {
   Deferred* const deferred_;
 };
 
-// A gate the test opens; handler threads wait at it (std::mutex: TSan sees it).
-class Gate {
- public:
-  void Open() {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = true;
-    changed_.notify_all();
-  }
-  void Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    changed_.wait(lock, [&] { return open_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable changed_;
-  bool open_ = false;
-};
-
-// A blocking handler: echoes, noting the thread each call ran on; a call of "wait" holds its
-// thread at the gate first (and says it got there).
+// Offloads every request: its call echoes, noting the thread it ran on; a call of "wait" holds
+// its thread at the gate first (and says it got there); one of "defer" misuses its reply.
 class GatedEcho : public handlers::Handler {
  public:
   struct Shared {
-    Gate gate;
+    common::testing::Gate gate;
     std::mutex mu;
     std::vector<std::thread::id> threads;  // guarded by mu
     bool waiting = false;                  // guarded by mu: a call is at the gate
   };
   explicit GatedEcho(Shared* shared) : shared_(shared) {}
-  absl::Status Handle(absl::string_view request, handlers::Reply& reply) override {
-    {
-      std::lock_guard<std::mutex> lock(shared_->mu);
-      shared_->threads.push_back(std::this_thread::get_id());
-      if (request == "wait") shared_->waiting = true;
-    }
-    if (request == "wait") shared_->gate.Wait();
-    reply.Append(request);
+  absl::Status Handle(absl::string_view, handlers::Reply& reply) override {
+    reply.Offload([shared = shared_](absl::string_view request, handlers::Reply& reply) {
+      {
+        std::lock_guard<std::mutex> lock(shared->mu);
+        shared->threads.push_back(std::this_thread::get_id());
+        if (request == "wait") shared->waiting = true;
+      }
+      if (request == "wait") shared->gate.Wait();
+      if (request == "defer") handlers::Completion not_allowed = reply.Defer();
+      reply.Append(request);
+      return absl::OkStatus();
+    });
     return absl::OkStatus();
   }
 
@@ -139,9 +125,9 @@ class SessionTest : public ::testing::Test {
     pool_.Stop();
   }
 
-  // Makes the session, serving with a LaterOrEcho (inline) or a GatedEcho (blocking).
-  void StartSession(bool blocking = false) {
-    if (blocking) {
+  // Makes the session, serving with a LaterOrEcho (inline) or a GatedEcho (offloading).
+  void StartSession(bool offloading = false) {
+    if (offloading) {
       served_.factory = [this](const handlers::HandlerContext&) {
         return std::make_unique<GatedEcho>(&shared_);
       };
@@ -150,7 +136,6 @@ class SessionTest : public ::testing::Test {
         return std::make_unique<LaterOrEcho>(&deferred_);
       };
     }
-    served_.blocking = blocking;
     session_ = std::make_unique<Session>(&services_, &served_, /*id=*/7, &output_, &owner_);
     session_->Start({7, "127.0.0.1:1", "127.0.0.1:2"});
   }

@@ -55,7 +55,7 @@ ConnectionHarness::ConnectionHarness(Options options)
       stats_(1, &budget_),
       pool_(2, 64),
       deadlines_(options_.handler_timeout),
-      served_{options_.factory, options_.blocking, options_.tls},
+      served_{options_.factory, options_.tls},
       services_{&loop_, &context_, &pool_, &deadlines_, &budget_, &stats_.worker(0),
                 options_.max_frame_bytes, &log_} {
   const absl::Status loop = loop_.Init(options_.io);

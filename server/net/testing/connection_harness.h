@@ -46,7 +46,6 @@ class ConnectionHarness : public Connection::Host {
  public:
   struct Options {
     handlers::HandlerFactory factory;  // echo if empty
-    bool blocking = false;             // the handler's calls run on the handler threads
     const tls::Context* tls = nullptr;
     common::IoBackend io = common::IoBackend::kEpoll;
     uint32_t max_frame_bytes = 1 << 20;

@@ -1,0 +1,69 @@
+// The server's side of Reply::Defer() and of Completion: where an answer given later goes.
+// Implemented by the server (server/dispatch) and by the test kit (handler_testing.h); a
+// handler never needs it.
+//
+//   class MyAnswers : public handlers::internal::Answers {
+//     handlers::Completion Defer() override { return MakeCompletion(sink_, next_++); }
+//   };
+//   protocol::Buffer out;
+//   handlers::Reply reply(&out, &answers, /*offloaded=*/false);
+#ifndef HANDLERS_ANSWERS_H_
+#define HANDLERS_ANSWERS_H_
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "handlers/handler.h"
+
+namespace handlers {
+namespace internal {
+
+// Where the later answers of one connection go. Thread-safe: any thread.
+class AnswerSink {
+ public:
+  virtual ~AnswerSink() = default;
+  // `status` OK: `payload` is the reply to `request`; otherwise an error reply is sent.
+  virtual void Complete(uint64_t request, absl::Status status, std::string payload,
+                        bool close_after) = 0;
+  // A handler misused the completion of `request` (`what` says how): counted, and a debug
+  // build stops. A completion dropped unfinished has been answered (INTERNAL) first.
+  virtual void Misused(uint64_t request, absl::string_view what) = 0;
+};
+
+// What a Reply asks of the server: the place of a request answered later.
+class Answers {
+ public:
+  virtual ~Answers() = default;
+  // Reserves the reply's place, in request order, for the request being handled; its answer
+  // comes through the completion.
+  virtual Completion Defer() = 0;
+
+ protected:
+  static Completion MakeCompletion(std::shared_ptr<AnswerSink> sink, uint64_t request) {
+    return Completion(std::move(sink), request);
+  }
+};
+
+// Runs a handler's code (Handle() or an offloaded call), turning an exception it throws into an
+// INTERNAL status, as the server and the test kit both do.
+template <typename Call>
+absl::Status CallCatching(Call&& call) {
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("handler threw: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("handler threw a non-standard exception");
+  }
+}
+
+}  // namespace internal
+}  // namespace handlers
+
+#endif  // HANDLERS_ANSWERS_H_

@@ -1,0 +1,155 @@
+#include "handlers/handler_testing.h"
+
+#include <optional>
+
+#include "absl/time/clock.h"
+
+namespace handlers {
+namespace {
+
+absl::Status MisuseError(absl::string_view what) {
+  return absl::InternalError(absl::StrCat("handler misuse: ", what));
+}
+
+// The answers of one TestConnection. Shared with the completions its handler holds, which may
+// outlive the connection. std::mutex: TSan understands it.
+class Record : public internal::AnswerSink {
+ public:
+  void Complete(uint64_t request, absl::Status status, std::string payload, bool) override {
+    if (status.ok()) {
+      Add(request, std::move(payload));
+    } else {
+      Add(request, std::move(status));
+    }
+  }
+  void Misused(uint64_t, absl::string_view) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++misuses_;
+  }
+
+  // The first answer to a request stands; a second is a misuse counted by its completion.
+  // The hook runs before Await() can see the answer, so what it noted is there when it does.
+  void Add(size_t n, absl::StatusOr<std::string> answer) {
+    std::function<void(size_t)> on_answer;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (answers_.count(n) > 0) return;
+      on_answer = on_answer_;
+    }
+    if (on_answer) on_answer(n);
+    std::lock_guard<std::mutex> lock(mu_);
+    answers_.emplace(n, std::move(answer));
+    changed_.notify_all();
+  }
+  absl::StatusOr<std::string> Await(size_t n, absl::Duration timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                           [&] { return answers_.count(n) > 0; })) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("no answer to request ", n, " within ", absl::FormatDuration(timeout)));
+    }
+    return answers_.at(n);
+  }
+  size_t answered() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return answers_.size();
+  }
+  int misuses() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return misuses_;
+  }
+  void set_on_answer(std::function<void(size_t)> on_answer) {
+    std::lock_guard<std::mutex> lock(mu_);
+    on_answer_ = std::move(on_answer);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::map<size_t, absl::StatusOr<std::string>> answers_;  // guarded by mu_
+  int misuses_ = 0;                                         // guarded by mu_
+  std::function<void(size_t)> on_answer_;                   // guarded by mu_
+};
+
+}  // namespace
+
+// The connection's side of Reply::Defer(): a place is the request's number.
+class TestConnection::Answers : public internal::Answers {
+ public:
+  Completion Defer() override { return MakeCompletion(record, current); }
+
+  const std::shared_ptr<Record> record = std::make_shared<Record>();
+  size_t current = 0;  // the request being handled
+};
+
+TestConnection::TestConnection(Handler& handler)
+    : handler_(handler), answers_(std::make_unique<Answers>()) {}
+
+TestConnection::~TestConnection() = default;
+
+TestConnection::How TestConnection::Send(absl::string_view request) {
+  const size_t n = next_++;
+  Record& record = *answers_->record;
+  answers_->current = n;
+  protocol::Buffer out;
+  Reply reply(&out, answers_.get(), /*offloaded=*/false);
+  absl::Status status = internal::CallCatching([&] { return handler_.Handle(request, reply); });
+  if (absl::string_view misuse = reply.misuse(); !misuse.empty()) {
+    record.Misused(n, misuse);
+    record.Add(n, MisuseError(misuse));  // in the place a Defer() took, if it took one
+    return How::kError;
+  }
+  if (reply.deferred()) return How::kLater;
+  if (status.ok() && reply.offloaded()) {
+    OffloadedCall call = reply.TakeOffload();
+    const std::string copy(request);  // the server's copy: valid for the call
+    protocol::Buffer offloaded_out;
+    Reply offloaded(&offloaded_out, nullptr, /*offloaded=*/true);
+    absl::Status offloaded_status = internal::CallCatching([&] { return call(copy, offloaded); });
+    if (absl::string_view misuse = offloaded.misuse(); !misuse.empty()) {
+      record.Misused(n, misuse);
+      offloaded_status = MisuseError(misuse);
+    }
+    if (offloaded_status.ok()) {
+      record.Add(n, std::string(offloaded_out.view()));
+    } else {
+      record.Add(n, offloaded_status);
+    }
+    return How::kOffloaded;
+  }
+  if (!status.ok()) {
+    record.Add(n, status);
+    return How::kError;
+  }
+  record.Add(n, std::string(out.view()));
+  return How::kNow;
+}
+
+absl::StatusOr<std::string> TestConnection::Await(size_t n, absl::Duration timeout) {
+  return answers_->record->Await(n, timeout);
+}
+
+size_t TestConnection::answered() const { return answers_->record->answered(); }
+
+int TestConnection::misuses() const { return answers_->record->misuses(); }
+
+void TestConnection::set_on_answer(std::function<void(size_t n)> on_answer) {
+  answers_->record->set_on_answer(std::move(on_answer));
+}
+
+absl::StatusOr<std::string> HandleToString(Handler& handler, absl::string_view request) {
+  TestConnection connection(handler);
+  connection.Send(request);
+  return connection.Await(0);
+}
+
+absl::StatusOr<std::string> HandleWithRegistered(absl::string_view name,
+                                                 absl::string_view request,
+                                                 const HandlerContext& context) {
+  const HandlerInfo* info = HandlerRegistry::Global().Find(name);
+  if (info == nullptr) return absl::NotFoundError(absl::StrCat("no handler '", name, "'"));
+  std::unique_ptr<Handler> handler = info->factory(context);
+  return HandleToString(*handler, request);
+}
+
+}  // namespace handlers

@@ -1,0 +1,244 @@
+// GroupCommit through the kv handler and the test kit (handler_testing.h): what one commit
+// holds, when its answers leave, and what the queue costs the memory budget.
+#include "handlers/kv/group_commit.h"
+
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "handlers/handler_testing.h"
+#include "handlers/kv/kv.h"
+#include "server/memory/memory_budget.h"
+
+namespace handlers {
+namespace {
+
+using How = TestConnection::How;
+
+std::string TempPath() {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  return absl::StrCat(tmp ? tmp : "/tmp", "/group_commit_test_",
+                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
+}
+
+// The payload of an answer, or its error's code name.
+std::string Text(const absl::StatusOr<std::string>& answer) {
+  return answer.ok() ? *answer : std::string(absl::StatusCodeToString(answer.status().code()));
+}
+
+// Holds every commit on the commit thread, before it is written, until Open(): the test then
+// knows what each batch holds and can look at the handler while a commit is under way.
+class CommitGate {
+ public:
+  // For GroupCommit::set_before_commit_for_testing.
+  std::function<void(size_t)> Hook() {
+    return [this](size_t commands) {
+      std::unique_lock<std::mutex> lock(mu_);
+      sizes_.push_back(commands);
+      changed_.notify_all();
+      changed_.wait(lock, [&] { return open_; });
+    };
+  }
+  // Waits until `n` commits have reached the gate (the last one held there if still closed).
+  void AwaitCommits(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [&] { return sizes_.size() >= n; });
+  }
+  // Lets the held commit and every later one through.
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  // The number of commands of each commit so far.
+  std::vector<size_t> sizes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sizes_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<size_t> sizes_;
+  bool open_ = false;
+};
+
+// What `probe` said as each request was answered, on the answering thread.
+class Probed {
+ public:
+  std::function<void(size_t)> Hook(std::function<int64_t()> probe) {
+    return [this, probe](size_t n) {
+      std::lock_guard<std::mutex> lock(mu_);
+      at_[n] = probe();
+    };
+  }
+  int64_t At(size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return at_.at(n);
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<size_t, int64_t> at_;
+};
+
+TEST(KvGroupCommitTest, SyncedWritesAreAnsweredAfterTheirCommitAndReadInOrder) {
+  std::unique_ptr<KvStore> store =
+      KvStore::Open(TempPath(), /*sync=*/true, /*count_wal_syncs=*/true).value();
+  HandlerCounter commits, commands;
+  CommitGate gate;
+  GroupCommit group(store.get(), &commits, &commands);
+  group.set_before_commit_for_testing(gate.Hook());
+  group.Start();
+  KvHandler kv(store.get(), &group);
+  TestConnection c(kv);
+  Probed probed;
+  c.set_on_answer(probed.Hook([&store] { return store->wal_syncs(); }));
+  const int64_t syncs = store->wal_syncs();
+  EXPECT_EQ(c.Send("SET a 1"), How::kLater);
+  gate.AwaitCommits(1);  // commit 1 holds the SET, not yet written
+  // A GET behind a queued write waits with it, in order; all of these make commit 2.
+  for (const char* request : {"GET a", "SET a 2", "GET a", "DEL a", "GET a"}) {
+    EXPECT_EQ(c.Send(request), How::kLater) << request;
+  }
+  EXPECT_EQ(c.answered(), 0u) << "answered before its commit was written";
+  gate.Open();
+  EXPECT_EQ(Text(c.Await(0)), "+");
+  EXPECT_EQ(Text(c.Await(1)), "+1");
+  EXPECT_EQ(Text(c.Await(2)), "+");
+  EXPECT_EQ(Text(c.Await(3)), "+2");
+  EXPECT_EQ(Text(c.Await(4)), "+");
+  EXPECT_EQ(Text(c.Await(5)), "-NOT_FOUND");
+  // Each answer left after its own commit's fsync, not before it, nor after a later one.
+  EXPECT_EQ(probed.At(0), syncs + 1);
+  for (size_t request = 1; request <= 5; ++request) {
+    EXPECT_EQ(probed.At(request), syncs + 2) << "request " << request;
+  }
+  EXPECT_EQ(c.Send("SET b x"), How::kLater);
+  EXPECT_EQ(Text(c.Await(6)), "+");
+  EXPECT_EQ(probed.At(6), syncs + 3);
+  // With nothing of this connection queued, a GET is answered on the loop, and sees the write.
+  EXPECT_EQ(c.Send("GET b"), How::kNow);
+  EXPECT_EQ(Text(c.Await(7)), "+x");
+  EXPECT_EQ(gate.sizes(), (std::vector<size_t>{1, 5, 1}));
+  EXPECT_EQ(commits.value(), 3);
+  EXPECT_EQ(commands.value(), 7);
+  EXPECT_EQ(store->wal_syncs(), syncs + 3) << "one fsync per commit";
+  group.Stop();
+  // A write queued after Stop is refused, not lost silently.
+  EXPECT_EQ(c.Send("SET c 1"), How::kLater);
+  EXPECT_EQ(Text(c.Await(8)), "UNAVAILABLE");
+  EXPECT_EQ(*store->Get("b"), std::optional<std::string>("x"));
+  EXPECT_EQ(*store->Get("c"), std::nullopt);
+  EXPECT_EQ(c.misuses(), 0);
+}
+
+TEST(KvGroupCommitTest, ManyConnectionsWritesShareCommits) {
+  std::unique_ptr<KvStore> store =
+      KvStore::Open(TempPath(), /*sync=*/true, /*count_wal_syncs=*/true).value();
+  HandlerCounter commits, commands;
+  CommitGate gate;
+  GroupCommit group(store.get(), &commits, &commands);
+  group.set_before_commit_for_testing(gate.Hook());
+  group.Start();
+  const int64_t syncs = store->wal_syncs();
+  std::vector<std::unique_ptr<KvHandler>> handlers;
+  std::vector<std::unique_ptr<TestConnection>> connections;
+  for (int i = 0; i < 200; ++i) {
+    handlers.push_back(std::make_unique<KvHandler>(store.get(), &group));
+    connections.push_back(std::make_unique<TestConnection>(*handlers.back()));
+    EXPECT_EQ(connections.back()->Send(absl::StrCat("SET k", i, " v", i)), How::kLater);
+    if (i == 0) gate.AwaitCommits(1);  // the first write's commit is held; 199 queue behind it
+  }
+  gate.Open();
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(Text(connections[i]->Await(0)), "+");
+  group.Stop();
+  // What queued during a commit goes in the next one, all of it: two commits, two fsyncs.
+  EXPECT_EQ(gate.sizes(), (std::vector<size_t>{1, 199}));
+  EXPECT_EQ(commits.value(), 2);
+  EXPECT_EQ(commands.value(), 200);
+  EXPECT_EQ(store->wal_syncs(), syncs + 2);
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_EQ(*store->Get(absl::StrCat("k", i)), std::optional<std::string>(absl::StrCat("v", i)));
+  }
+}
+
+// Issue 24: writes queued for the commit are copies the server's memory budget must see. One
+// connection may have 64 requests in flight (--max_inflight_per_connection); 64 SETs of 1 MiB
+// while a commit is held would queue 64 MiB against a budget of 8.
+TEST(KvGroupCommitTest, AFloodOfLargeSetsStaysWithinTheMemoryBudget) {
+  std::unique_ptr<KvStore> store = KvStore::Open(TempPath(), /*sync=*/false).value();
+  constexpr int64_t kBudget = 8 << 20;
+  server::MemoryBudget budget(kBudget);  // the server's own, as the start hook is given it
+  CommitGate gate;
+  GroupCommit group(store.get(), nullptr, nullptr, &budget);
+  group.set_before_commit_for_testing(gate.Hook());
+  group.Start();
+  KvHandler other_kv(store.get(), &group);
+  TestConnection other(other_kv);
+  ASSERT_EQ(other.Send("SET first 1"), How::kLater);
+  gate.AwaitCommits(1);  // held: nothing below is committed, answered or freed until Open()
+
+  KvHandler flood_kv(store.get(), &group);
+  TestConnection flood(flood_kv);
+  const std::string value(1 << 20, 'v');
+  std::vector<size_t> accepted;  // request numbers on `flood`
+  std::vector<std::string> accepted_keys, refused;
+  int64_t queued_bytes = 0;  // keys and values accepted, all still queued
+  for (int i = 0; i < 64; ++i) {
+    const std::string key = absl::StrCat("big", i);
+    if (flood.Send(absl::StrCat("SET ", key, " ", value)) == How::kLater) {
+      accepted.push_back(i);
+      accepted_keys.push_back(key);
+      queued_bytes += static_cast<int64_t>(key.size() + value.size());
+    } else {
+      EXPECT_EQ(Text(flood.Await(i)), "RESOURCE_EXHAUSTED") << key;
+      refused.push_back(key);
+    }
+  }
+  // Observed while the commit is held, when what is queued is at its peak. A handler's queue
+  // may fill half the budget (the rest is the connections': memory_budget.h).
+  EXPECT_LE(queued_bytes, budget.HandlerShare()) << "writes queued beyond their share";
+  EXPECT_GE(budget.used(), queued_bytes) << "queued writes the budget does not see";
+  EXPECT_LE(budget.used(), budget.HandlerShare());
+  // Refused only for want of room: less than one more write's worth was left.
+  EXPECT_LT(budget.HandlerShare() - budget.used(), static_cast<int64_t>(value.size()));
+  EXPECT_FALSE(refused.empty());
+
+  gate.Open();
+  EXPECT_EQ(Text(other.Await(0)), "+");
+  for (size_t i = 0; i < accepted.size(); ++i) {
+    EXPECT_EQ(Text(flood.Await(accepted[i])), "+") << accepted_keys[i];
+  }
+  // A command's charge is given back before its answer leaves.
+  EXPECT_EQ(budget.used(), 0) << "charges kept after their writes were answered";
+  // So a refused write may be sent again once the queue has drained, and is stored.
+  ASSERT_FALSE(refused.empty());
+  EXPECT_EQ(flood.Send(absl::StrCat("SET ", refused[0], " ", value)), How::kLater);
+  EXPECT_EQ(Text(flood.Await(64)), "+");
+  EXPECT_EQ(budget.used(), 0);
+  group.Stop();
+  // Stopped: a write is answered UNAVAILABLE, and its charge given back with it.
+  EXPECT_EQ(flood.Send("SET late x"), How::kLater);
+  EXPECT_EQ(Text(flood.Await(65)), "UNAVAILABLE");
+  EXPECT_EQ(budget.used(), 0);
+  // Every acknowledged write is stored; nothing of a refused one is.
+  for (const std::string& key : accepted_keys) EXPECT_TRUE(*store->Get(key) == value) << key;
+  EXPECT_TRUE(*store->Get(refused[0]) == value) << refused[0];
+  for (size_t i = 1; i < refused.size(); ++i) {
+    EXPECT_EQ(*store->Get(refused[i]), std::nullopt) << refused[i];
+  }
+  EXPECT_EQ(*store->Get("late"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace handlers
