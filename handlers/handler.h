@@ -184,7 +184,7 @@ class HandlerCounter {
 
 // The server-wide memory budget (--max_buffer_memory, docs/RELIABILITY.md), for a handler that
 // keeps copies of requests beyond the call (a queue of its own): charged, they count with the
-// server's buffers. Offered to the start hook (registry.h, StartContext). Thread-safe.
+// server's buffers. Offered to Service::Start (service.h, StartContext). Thread-safe.
 class MemoryAccount {
  public:
   virtual ~MemoryAccount() = default;

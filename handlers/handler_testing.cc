@@ -148,8 +148,26 @@ absl::StatusOr<std::string> HandleWithRegistered(absl::string_view name,
                                                  const HandlerContext& context) {
   const HandlerInfo* info = HandlerRegistry::Global().Find(name);
   if (info == nullptr) return absl::NotFoundError(absl::StrCat("no handler '", name, "'"));
-  std::unique_ptr<Handler> handler = info->factory(context);
-  return HandleToString(*handler, request);
+  std::unique_ptr<Service> service = info->new_service();
+  TestStartContext start;
+  if (absl::Status status = service->Start(start); !status.ok()) return status;
+  std::unique_ptr<Handler> handler = service->NewHandler(context);
+  absl::StatusOr<std::string> answer = HandleToString(*handler, request);
+  handler.reset();
+  service->Drain();
+  service->Stop();
+  return answer;
+}
+
+HandlerCounter* TestStartContext::AddCounter(absl::string_view name) {
+  std::unique_ptr<HandlerCounter>& counter = counters_[std::string(name)];
+  if (counter == nullptr) counter = std::make_unique<HandlerCounter>();
+  return counter.get();
+}
+
+const HandlerCounter* TestStartContext::counter(absl::string_view name) const {
+  auto it = counters_.find(name);
+  return it == counters_.end() ? nullptr : it->second.get();
 }
 
 }  // namespace handlers

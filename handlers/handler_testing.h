@@ -33,6 +33,7 @@
 #include "handlers/answers.h"
 #include "handlers/handler.h"
 #include "handlers/registry.h"
+#include "handlers/service.h"
 
 namespace handlers {
 
@@ -73,11 +74,31 @@ class TestConnection {
   size_t next_ = 0;
 };
 
+// A StartContext for a test that starts a Service (service.h): it owns the counters the service
+// adds, found by name, and offers `budget` (default: none) as the memory budget.
+//
+//   TestStartContext context;
+//   ASSERT_TRUE(service->Start(context).ok());
+//   EXPECT_EQ(context.counter("sleeps")->value(), 0);
+class TestStartContext : public StartContext {
+ public:
+  explicit TestStartContext(MemoryAccount* budget = nullptr) : budget_(budget) {}
+  HandlerCounter* AddCounter(absl::string_view name) override;
+  MemoryAccount* memory_budget() override { return budget_; }
+  // The counter the service added as `name`, or null.
+  const HandlerCounter* counter(absl::string_view name) const;
+
+ private:
+  MemoryAccount* const budget_;
+  std::map<std::string, std::unique_ptr<HandlerCounter>, std::less<>> counters_;
+};
+
 // Runs one request through `handler` as the server would and returns its reply's payload (or
 // its error), waiting up to 10 s for an answer given later.
 absl::StatusOr<std::string> HandleToString(Handler& handler, absl::string_view request);
 
-// Makes the handler registered as `name` (NotFound if none) and runs `request` through it.
+// Makes the service of the handler registered as `name` (NotFound if none), starts it with a
+// TestStartContext (its error if it refuses), makes a handler and runs `request` through it.
 absl::StatusOr<std::string> HandleWithRegistered(absl::string_view name,
                                                  absl::string_view request,
                                                  const HandlerContext& context = {});

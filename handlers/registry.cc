@@ -14,8 +14,8 @@ HandlerRegistry& HandlerRegistry::Global() {
 absl::Status HandlerRegistry::Register(HandlerInfo info) {
   std::lock_guard<std::mutex> lock(mu_);
   absl::Status result;
-  if (info.name.empty() || !info.factory) {
-    result = absl::InvalidArgumentError("a handler needs a name and a factory");
+  if (info.name.empty() || !info.new_service) {
+    result = absl::InvalidArgumentError("a handler needs a name and a factory or service");
   } else if (handlers_.count(info.name) != 0) {
     result = absl::AlreadyExistsError(
         absl::StrCat("handler '", info.name, "' is registered twice; names must be unique"));
@@ -46,10 +46,21 @@ absl::Status HandlerRegistry::status() const {
 }
 
 namespace internal {
-bool RegisterAtStartup(const char* name, HandlerInfo info) {
-  info.name = name;
-  return HandlerRegistry::Global().Register(std::move(info)).ok();
+
+bool RegisterHandlerAtStartup(const char* name, const char* help, HandlerFactory factory) {
+  if (!factory) {
+    return RegisterServiceAtStartup(name, help, nullptr);  // refused, and remembered
+  }
+  return RegisterServiceAtStartup(name, help, [factory = std::move(factory)] {
+    return std::make_unique<FactoryService>(factory);
+  });
 }
+
+bool RegisterServiceAtStartup(const char* name, const char* help,
+                              std::function<std::unique_ptr<Service>()> new_service) {
+  return HandlerRegistry::Global().Register({name, help, std::move(new_service)}).ok();
+}
+
 }  // namespace internal
 
 }  // namespace handlers

@@ -8,6 +8,7 @@
 #include "handlers/kv/kv.h"
 #include "handlers/kv/kv_store.h"
 #include "handlers/registry.h"
+#include "handlers/service.h"
 
 DEFINE_string(kv_path, "", "kv handler: the database directory (created if missing). Required.");
 DEFINE_bool(kv_sync, true,
@@ -19,43 +20,43 @@ DEFINE_bool(kv_sync, true,
 namespace handlers {
 namespace {
 
-std::unique_ptr<KvStore> store;  // opened by the start hook, closed by the stop hook
-std::unique_ptr<GroupCommit> commits;  // started with the store, stopped at drain
-
-absl::Status StartKv(StartContext& context) {
-  if (FLAGS_kv_path.empty()) return absl::InvalidArgumentError("--kv_path is required");
-  absl::StatusOr<std::unique_ptr<KvStore>> opened = KvStore::Open(FLAGS_kv_path, FLAGS_kv_sync);
-  if (!opened.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--kv_path: ", opened.status().message()));
+// What the connections share: the store, and the group commit that writes to it.
+class KvService : public Service {
+ public:
+  absl::Status Start(StartContext& context) override {
+    if (FLAGS_kv_path.empty()) return absl::InvalidArgumentError("--kv_path is required");
+    absl::StatusOr<std::unique_ptr<KvStore>> opened = KvStore::Open(FLAGS_kv_path, FLAGS_kv_sync);
+    if (!opened.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--kv_path: ", opened.status().message()));
+    }
+    store_ = std::move(*opened);
+    commits_ = std::make_unique<GroupCommit>(store_.get(), context.AddCounter("commits"),
+                                             context.AddCounter("committed_commands"),
+                                             context.memory_budget());
+    commits_->Start();
+    return absl::OkStatus();
   }
-  store = std::move(*opened);
-  commits = std::make_unique<GroupCommit>(store.get(), context.AddCounter("commits"),
-                                          context.AddCounter("committed_commands"),
-                                          context.memory_budget());
-  commits->Start();
-  return absl::OkStatus();
-}
+  std::unique_ptr<Handler> NewHandler(const HandlerContext&) override {
+    return std::make_unique<KvHandler>(store_.get(), commits_.get());
+  }
+  void Drain() override {
+    commits_->Stop();  // commits what is queued
+    if (absl::Status status = store_->Flush(); !status.ok()) LOG(ERROR) << status.message();
+  }
+  void Stop() override {
+    commits_.reset();
+    store_.reset();
+  }
 
-void DrainKv() {
-  commits->Stop();  // commits what is queued
-  if (absl::Status status = store->Flush(); !status.ok()) LOG(ERROR) << status.message();
-}
-
-void StopKv() {
-  commits.reset();
-  store.reset();
-}
+ private:
+  std::unique_ptr<KvStore> store_;
+  std::unique_ptr<GroupCommit> commits_;  // writes to store_: goes first
+};
 
 }  // namespace
 }  // namespace handlers
 
-REGISTER_HANDLER_INFO(kv, {
-    .description = "A durable key-value store on RocksDB: SET <key> <value>, GET <key>, DEL <key> "
-                   "(docs/kv.md).",
-    .factory = [](const handlers::HandlerContext&) -> std::unique_ptr<handlers::Handler> {
-      return std::make_unique<handlers::KvHandler>(handlers::store.get(), handlers::commits.get());
-    },
-    .start = handlers::StartKv,
-    .drain = handlers::DrainKv,
-    .stop = handlers::StopKv,
-});
+REGISTER_SERVICE(kv,
+                 "A durable key-value store on RocksDB: SET <key> <value>, GET <key>, DEL <key> "
+                 "(docs/kv.md).",
+                 handlers::KvService);

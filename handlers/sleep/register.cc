@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "gflags/gflags.h"
 #include "handlers/registry.h"
+#include "handlers/service.h"
 #include "handlers/sleep/sleep.h"
 
 DEFINE_int64(sleep_max_ms, handlers::kMaxSleepMillis,
@@ -13,26 +14,33 @@ DEFINE_int64(sleep_max_ms, handlers::kMaxSleepMillis,
 namespace handlers {
 namespace {
 
-HandlerCounter* sleeps = nullptr;  // set by the start hook, before any connection
-
-absl::Status StartSleep(StartContext& context) {
-  if (FLAGS_sleep_max_ms < 0 || FLAGS_sleep_max_ms > kMaxSleepMillis) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--sleep_max_ms must be in 0..", kMaxSleepMillis));
+// What the connections share: the bound, the counter, and the sleeps a shutdown wakes.
+class SleepService : public Service {
+ public:
+  absl::Status Start(StartContext& context) override {
+    if (FLAGS_sleep_max_ms < 0 || FLAGS_sleep_max_ms > kMaxSleepMillis) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--sleep_max_ms must be in 0..", kMaxSleepMillis));
+    }
+    max_ms_ = FLAGS_sleep_max_ms;
+    sleeps_ = context.AddCounter("sleeps");
+    return absl::OkStatus();
   }
-  sleeps = context.AddCounter("sleeps");
-  return absl::OkStatus();
-}
+  std::unique_ptr<Handler> NewHandler(const HandlerContext&) override {
+    return std::make_unique<SleepHandler>(max_ms_, sleeps_, &wakeup_);
+  }
+  void Drain() override { wakeup_.WakeAll(); }
+
+ private:
+  int64_t max_ms_ = kMaxSleepMillis;
+  HandlerCounter* sleeps_ = nullptr;
+  Wakeup wakeup_;
+};
 
 }  // namespace
 }  // namespace handlers
 
-REGISTER_HANDLER_INFO(sleep, {
-    .description = "Sleeps for the payload's milliseconds (0..10000) on a handler thread, then "
-                   "returns the payload.",
-    .factory = [](const handlers::HandlerContext&) -> std::unique_ptr<handlers::Handler> {
-      return std::make_unique<handlers::SleepHandler>(FLAGS_sleep_max_ms, handlers::sleeps);
-    },
-    .start = handlers::StartSleep,
-    .drain = handlers::SleepHandler::WakeAll,
-});
+REGISTER_SERVICE(sleep,
+                 "Sleeps for the payload's milliseconds (0..10000) on a handler thread, then "
+                 "returns the payload.",
+                 handlers::SleepService);

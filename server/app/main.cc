@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -70,18 +71,20 @@ class StartContext : public handlers::StartContext {
   const std::string handler_;
 };
 
-// Runs the handler's start hook (exit 2 with its message if it refuses) and registers its
-// drain hook; returns what the server serves.
+// Makes the handler's service and starts it (exit 2 with its message if it refuses), and hands
+// its shutdown steps to the server; returns what the server serves. The service lives as long
+// as whatever holds the factory or a hook.
 server::ServedHandler Prepare(const handlers::HandlerInfo& info, server::Server* server) {
-  if (info.start) {
-    StartContext context(server, info.name);
-    if (absl::Status status = info.start(context); !status.ok()) {
-      common::UsageError(status.message());
-    }
+  std::shared_ptr<handlers::Service> service = info.new_service();
+  StartContext context(server, info.name);
+  if (absl::Status status = service->Start(context); !status.ok()) {
+    common::UsageError(status.message());
   }
-  if (info.drain) server->AddDrainHook(info.drain);
-  if (info.stop) server->AddStopHook(info.stop);
-  return {info.factory};
+  server->AddDrainHook([service] { service->Drain(); });
+  server->AddStopHook([service] { service->Stop(); });
+  return {[service](const handlers::HandlerContext& context) {
+    return service->NewHandler(context);
+  }};
 }
 
 // The data and stats ports' TLS settings (--tls_cert, --tls_key, --tls_client_ca), or null for

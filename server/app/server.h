@@ -52,7 +52,7 @@ class Server {
   void AddDrainHook(std::function<void()> hook);
   // Before Start(): `hook` runs at shutdown after the last handler call has returned.
   void AddStopHook(std::function<void()> hook);
-  // A counter shown in the stats (handlers/registry.h, StartContext). Thread-safe.
+  // A counter shown in the stats (handlers/service.h, StartContext). Thread-safe.
   handlers::HandlerCounter* AddHandlerCounter(absl::string_view handler, absl::string_view name) {
     return stats_->handler_counters().Add(handler, name);
   }
