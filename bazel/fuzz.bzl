@@ -9,14 +9,16 @@ makes
     --config=fuzz (clang): `./bazelw run --config=fuzz //protocol:frame_decoder_fuzz_fuzzer`.
 """
 
-def cc_fuzz_test(name, srcs, deps = [], corpus = [], **kwargs):
-    native.filegroup(name = name + "_corpus", srcs = corpus)
+def cc_fuzz_test(name, srcs, deps = [], corpus = [], tags = [], local_defines = [], **kwargs):
+    native.filegroup(name = name + "_corpus", srcs = corpus, testonly = True)
     native.cc_test(
         name = name,
         srcs = srcs,
-        deps = deps + ["//bazel:fuzz_replay_main"],
+        deps = deps + [Label("//bazel:fuzz_replay_main")],
         args = ["$(locations :%s_corpus)" % name],
         data = [":%s_corpus" % name],
+        tags = tags,
+        local_defines = local_defines,
         **kwargs
     )
     native.cc_binary(
@@ -24,6 +26,7 @@ def cc_fuzz_test(name, srcs, deps = [], corpus = [], **kwargs):
         srcs = srcs,
         deps = deps,
         linkopts = ["-fsanitize=fuzzer"],
-        tags = ["manual"],
+        tags = tags + ["manual"],
+        local_defines = local_defines,
         testonly = True,
     )

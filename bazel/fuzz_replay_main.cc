@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::fprintf(stderr, "replaying %s\n", argv[i]);  // the input a crash came from
     LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(data.data()), data.size());
   }
   std::printf("replayed %d inputs\n", argc - 1);

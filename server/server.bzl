@@ -11,6 +11,8 @@ always linked, since `--stats_port` serves it.
 _STATS = "//handlers/stats"
 
 def _is_stats(label):
+    if label.startswith(":"):
+        label = "//" + native.package_name() + label
     label = label.lstrip("@")
     return label == _STATS or label == _STATS + ":stats"
 
