@@ -104,5 +104,20 @@ TEST_F(SessionTest, AnswerAllWaitingAnswersEachWaitingRequestInItsPlace) {
   EXPECT_EQ(deadlines_.size(), 0u);
 }
 
+// A misuse (handlers/handler.h): the second answer stops a debug build; a release build drops
+// it, counts it, and the first answer stands.
+TEST_F(SessionTest, FinishingACompletionTwiceIsAMisuse) {
+  StartSession();
+  Serve(Frames({"later"}));
+  ASSERT_EQ(deferred_.completions.size(), 1u);
+  deferred_.completions[0].Finish("once");
+  EXPECT_DEBUG_DEATH(deferred_.completions[0].Finish("twice"), "a Completion finished twice");
+#ifdef NDEBUG
+  ASSERT_TRUE(RunUntil([&] { return stats().handler_misuse.value() == 1; }));
+#endif
+  ASSERT_TRUE(RunUntil([&] { return session_->empty(); }));
+  EXPECT_EQ(output_.ToString(), Frames({"once"}));
+}
+
 }  // namespace
 }  // namespace server
