@@ -6,7 +6,9 @@
 //     handlers::Completion Defer() override { return MakeCompletion(sink_, next_++); }
 //   };
 //   protocol::Buffer out;
-//   handlers::Reply reply(&out, &answers, /*offloaded=*/false);
+//   handlers::Reply reply = handlers::internal::ReplyState::Make(&out, &answers, false);
+//   handler.Handle(request, reply);
+//   if (ReplyState::deferred(reply)) ...
 #ifndef HANDLERS_ANSWERS_H_
 #define HANDLERS_ANSWERS_H_
 
@@ -48,6 +50,31 @@ class Answers {
   static Completion MakeCompletion(std::shared_ptr<AnswerSink> sink, uint64_t request) {
     return Completion(std::move(sink), request);
   }
+};
+
+// How the server makes a Reply and reads what Handle() (or an offloaded call) chose.
+class ReplyState {
+ public:
+  // A reply appended to `out`. `answers` may be null (Defer() then answers nothing);
+  // `offloaded` for the reply of an offloaded call, which may neither defer nor offload.
+  static Reply Make(protocol::Buffer* out, Answers* answers, bool offloaded) {
+    return Reply(out, answers, offloaded);
+  }
+  static bool close_after(const Reply& reply) { return reply.close_after_; }
+  static bool deferred(const Reply& reply) { return reply.deferred_; }
+  static bool offloaded(const Reply& reply) { return reply.offload_ != nullptr; }
+  static OffloadedCall TakeOffload(Reply& reply) { return std::move(reply.offload_); }
+  // Set when the handler answered two ways, or deferred or offloaded where it may not; the
+  // request is then answered with an INTERNAL error. Empty otherwise.
+  static absl::string_view misuse(const Reply& reply) {
+    if (reply.misuse_ == nullptr && (reply.deferred_ || reply.offload_ != nullptr) &&
+        reply.size() > 0) {
+      return "a reply appended to and also deferred or offloaded";
+    }
+    return reply.misuse_ == nullptr ? absl::string_view() : reply.misuse_;
+  }
+  // The place a Defer() took, to answer it with the error of a misuse.
+  static uint64_t deferred_request(const Reply& reply) { return reply.deferred_request_; }
 };
 
 // Runs a handler's code (Handle() or an offloaded call), turning an exception it throws into an

@@ -67,6 +67,7 @@ class Reply;
 namespace internal {
 class Answers;     // the server's side of a connection's later answers (handlers/answers.h)
 class AnswerSink;  // where one later answer goes (handlers/answers.h)
+class ReplyState;  // what the server reads of a Reply (handlers/answers.h)
 }  // namespace internal
 
 // What Reply::Offload() runs on a handler thread: answers `request` (the server's copy, valid
@@ -110,10 +111,6 @@ class Reply {
   // gives a completion that answers nothing. handler_testing.h runs a handler as the server
   // does, later answers and offloaded calls included.
   explicit Reply(protocol::Buffer* out) : Reply(out, nullptr, /*offloaded=*/false) {}
-  // The server's (and handler_testing.h's): `answers` may be null; `offloaded` for the reply of
-  // an offloaded call, which may neither defer nor offload.
-  Reply(protocol::Buffer* out, internal::Answers* answers, bool offloaded)
-      : out_(out), start_(out->size()), answers_(answers), offloaded_call_(offloaded) {}
   Reply(const Reply&) = delete;
   Reply& operator=(const Reply&) = delete;
 
@@ -132,23 +129,13 @@ class Reply {
   // (an error returned instead answers the request, and `call` is dropped).
   void Offload(OffloadedCall call);
 
-  // For the server: what Handle() chose.
-  bool close_after() const { return close_after_; }
-  bool deferred() const { return deferred_; }
-  bool offloaded() const { return offload_ != nullptr; }
-  OffloadedCall TakeOffload() { return std::move(offload_); }
-  // Set when the handler answered two ways, or deferred or offloaded where it may not; the
-  // request is then answered with an INTERNAL error. Empty otherwise.
-  absl::string_view misuse() const {
-    if (misuse_ == nullptr && (deferred_ || offload_ != nullptr) && size() > 0) {
-      return "a reply appended to and also deferred or offloaded";
-    }
-    return misuse_ == nullptr ? absl::string_view() : misuse_;
-  }
-  // The place a Defer() took, to answer it with the error of a misuse.
-  uint64_t deferred_request() const { return deferred_request_; }
-
  private:
+  friend class internal::ReplyState;  // the server's side: how a Reply is made, and read
+  // `answers` may be null; `offloaded` for the reply of an offloaded call, which may neither
+  // defer nor offload.
+  Reply(protocol::Buffer* out, internal::Answers* answers, bool offloaded)
+      : out_(out), start_(out->size()), answers_(answers), offloaded_call_(offloaded) {}
+
   // Whether another way of answering may start; notes the misuse if not.
   bool MayAnswerLater(const char* what);
 

@@ -7,6 +7,8 @@
 namespace handlers {
 namespace {
 
+using State = internal::ReplyState;
+
 absl::Status MisuseError(absl::string_view what) {
   return absl::InternalError(absl::StrCat("handler misuse: ", what));
 }
@@ -92,21 +94,21 @@ TestConnection::How TestConnection::Send(absl::string_view request) {
   Record& record = *answers_->record;
   answers_->current = n;
   protocol::Buffer out;
-  Reply reply(&out, answers_.get(), /*offloaded=*/false);
+  Reply reply = State::Make(&out, answers_.get(), /*offloaded=*/false);
   absl::Status status = internal::CallCatching([&] { return handler_.Handle(request, reply); });
-  if (absl::string_view misuse = reply.misuse(); !misuse.empty()) {
+  if (absl::string_view misuse = State::misuse(reply); !misuse.empty()) {
     record.Misused(n, misuse);
     record.Add(n, MisuseError(misuse));  // in the place a Defer() took, if it took one
     return How::kError;
   }
-  if (reply.deferred()) return How::kLater;
-  if (status.ok() && reply.offloaded()) {
-    OffloadedCall call = reply.TakeOffload();
+  if (State::deferred(reply)) return How::kLater;
+  if (status.ok() && State::offloaded(reply)) {
+    OffloadedCall call = State::TakeOffload(reply);
     const std::string copy(request);  // the server's copy: valid for the call
     protocol::Buffer offloaded_out;
-    Reply offloaded(&offloaded_out, nullptr, /*offloaded=*/true);
+    Reply offloaded = State::Make(&offloaded_out, nullptr, /*offloaded=*/true);
     absl::Status offloaded_status = internal::CallCatching([&] { return call(copy, offloaded); });
-    if (absl::string_view misuse = offloaded.misuse(); !misuse.empty()) {
+    if (absl::string_view misuse = State::misuse(offloaded); !misuse.empty()) {
       record.Misused(n, misuse);
       offloaded_status = MisuseError(misuse);
     }

@@ -9,6 +9,8 @@
 namespace server {
 namespace {
 
+using State = handlers::internal::ReplyState;
+
 absl::Status ReplyTooLarge(size_t size, uint32_t max_frame_bytes) {
   return absl::ResourceExhaustedError(absl::StrCat(
       "reply of ", size, " bytes exceeds --max_frame_bytes=", max_frame_bytes));
@@ -31,16 +33,16 @@ Answered AnswerInline(absl::string_view request, handlers::Handler& handler,
                       protocol::Buffer& out, LaterAnswers* later, uint32_t max_frame_bytes) {
   Answered answered;
   const size_t start = protocol::BeginFrame(&out);
-  handlers::Reply reply(&out, later, /*offloaded=*/false);
+  handlers::Reply reply = State::Make(&out, later, /*offloaded=*/false);
   absl::Status status = CallHandler(handler, request, reply);
-  answered.close_after = reply.close_after();
-  if (absl::string_view misuse = reply.misuse(); !misuse.empty()) {
+  answered.close_after = State::close_after(reply);
+  if (absl::string_view misuse = State::misuse(reply); !misuse.empty()) {
     answered.misused = true;
     out.Truncate(start);
     status = MisuseError(misuse);
-    if (reply.deferred() && later != nullptr) {
+    if (State::deferred(reply) && later != nullptr) {
       // The place is taken: the error goes there now, and the completion is discarded later.
-      later->FailDeferred(reply.deferred_request(), status);
+      later->FailDeferred(State::deferred_request(reply), status);
       answered.how = Inline::kDeferred;
       return answered;
     }
@@ -48,16 +50,16 @@ Answered AnswerInline(absl::string_view request, handlers::Handler& handler,
     answered.how = Inline::kFailed;
     return answered;
   }
-  if (reply.deferred()) {
+  if (State::deferred(reply)) {
     // The answer comes later, in its reserved place: from the completion, or an INTERNAL
     // error if the handler failed after deferring and dropped it.
     out.Truncate(start);
     answered.how = Inline::kDeferred;
     return answered;
   }
-  if (status.ok() && reply.offloaded()) {
+  if (status.ok() && State::offloaded(reply)) {
     out.Truncate(start);
-    answered.offload = reply.TakeOffload();
+    answered.offload = State::TakeOffload(reply);
     answered.how = Inline::kOffloaded;
     return answered;
   }

@@ -11,6 +11,8 @@
 
 namespace server {
 
+using handlers::internal::ReplyState;
+
 Session::Session(const Services* services, const ServedHandler* served, uint64_t id,
                  protocol::OutputQueue* output, Owner* owner)
     : services_(services), served_(served), id_(id), owner_(owner), output_(output), order_(output) {}
@@ -162,15 +164,15 @@ bool Session::Offload(absl::string_view request, handlers::OffloadedCall call) {
   services_->budget->Charge(static_cast<int64_t>(request.size()));
   pool->Run([state] {
     protocol::Buffer out;
-    handlers::Reply reply(&out, nullptr, /*offloaded=*/true);
+    handlers::Reply reply = ReplyState::Make(&out, nullptr, /*offloaded=*/true);
     absl::Status status = CallOffloaded(state->call, state->request, reply);
-    if (absl::string_view misuse = reply.misuse(); !misuse.empty()) {
+    if (absl::string_view misuse = ReplyState::misuse(reply); !misuse.empty()) {
       state->link->Misused(0, misuse);  // counted; a debug build stops
       status = absl::InternalError(absl::StrCat("handler misuse: ", misuse));
     }
     state->call = nullptr;  // what the handler's call holds goes before its answer
     state->ran = true;
-    if (reply.close_after()) state->done.CloseAfterReply();
+    if (ReplyState::close_after(reply)) state->done.CloseAfterReply();
     if (status.ok()) {
       state->done.Finish(std::string(out.view()));
     } else {

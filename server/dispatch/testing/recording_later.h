@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
+#include "handlers/answers.h"
 #include "handlers/handler.h"
 #include "protocol/frame.h"
 #include "server/dispatch/dispatch.h"
@@ -42,7 +43,8 @@ class RecordingLater : public LaterAnswers {
   // Runs the oldest call not yet run, as a handler thread would, and puts its answer in place.
   void Return() {
     protocol::Buffer payload;
-    handlers::Reply reply(&payload, nullptr, /*offloaded=*/true);
+    handlers::Reply reply =
+        handlers::internal::ReplyState::Make(&payload, nullptr, /*offloaded=*/true);
     ASSERT_TRUE(CallOffloaded(calls[returned], offloaded[returned], reply).ok());
     protocol::Buffer frame;
     protocol::AppendFrame(payload.view(), &frame);
