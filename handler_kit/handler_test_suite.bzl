@@ -39,6 +39,14 @@ load("//server:server.bzl", "server_binary")
 def _shell_quote(s):
     return "'" + s.replace("'", "'\\''") + "'"
 
+# A 4-byte big-endian length as printf's octal escapes: 5 -> \\000\\000\\000\\005.
+def _be32_octal(n):
+    out = ""
+    for shift in [24, 16, 8, 0]:
+        byte = (n // (1 << shift)) % 256
+        out += "\\" + str(byte // 64) + str((byte // 8) % 8) + str(byte % 8)
+    return out
+
 def _c_string(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -65,15 +73,15 @@ def handler_test_suite(
     )
 
     # The seed corpus: the requests as one stream, behind the fuzz target's 4 header bytes
-    # (chunk seed, output limit, batch limit, frame limit: 0, 64, 8, 255 -> generous limits).
+    # (chunk seed, output limit, batch limit, frame limit: 0, 64, 7, 255 -> generous limits).
+    # printf alone, so that building it needs nothing a build does not already have.
     native.genrule(
         name = name + "_seed",
-        srcs = [":" + name + "_requests"],
         outs = [name + "_seed/requests"],
-        cmd = ("python3 -c 'import struct,sys\n" +
-               "lines = open(sys.argv[1], \"rb\").read().split(b\"\\n\")[:-1]\n" +
-               "sys.stdout.buffer.write(bytes([0, 64, 7, 255]) + b\"\".join(" +
-               "struct.pack(\">I\", len(l)) + l for l in lines))' $< > $@"),
+        cmd = "{ printf '\\000\\100\\007\\377'; %s} > $@" % "".join([
+            "printf '%s'; printf '%%s' %s; " % (_be32_octal(len(r)), _shell_quote(r))
+            for r in requests
+        ]),
         testonly = True,
     )
     tests = []
