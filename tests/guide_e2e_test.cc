@@ -28,6 +28,25 @@ TEST(GuideE2eTest, ServesRot13WithoutHandlerFlag) {
   EXPECT_EQ(server.Stop(SIGTERM), 0);
 }
 
+// Step 3: the server binary with rot13 on handlers.bzl's list serves it with --handler=rot13,
+// and every handler it served before.
+TEST(GuideE2eTest, Rot13AddedToTheServersListIsServedByName) {
+  ServerProcess server =
+      ServerProcess::Start({"--handler=rot13"}, "tests/server_with_guide_rot13").value();
+  EXPECT_EQ(CallOnce(server.port(), "abjurer"), "nowhere");
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+  ServerProcess echo =
+      ServerProcess::Start({"--handler=echo"}, "tests/server_with_guide_rot13").value();
+  EXPECT_EQ(CallOnce(echo.port(), "abjurer"), "abjurer");
+  const auto [status, output] =
+      RunCommand(RunfilePath("tests/server_with_guide_rot13") + " --help");
+  EXPECT_EQ(status, 0);
+  for (const char* handler :
+       {"echo:", "uppercase:", "stats:", "reverse:", "sleep:", "kv:", "rot13:"}) {
+    EXPECT_THAT(output, HasSubstr(handler));
+  }
+}
+
 TEST(GuideE2eTest, HelpListsRot13AsTheDefault) {
   const auto [status, output] = RunCommand(RunfilePath(kGuideServer) + " --help");
   EXPECT_EQ(status, 0);
