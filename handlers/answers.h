@@ -77,6 +77,12 @@ class ReplyState {
   static uint64_t deferred_request(const Reply& reply) { return reply.deferred_request_; }
 };
 
+// The error a misused reply or call is answered with, by the server and the test kit alike (the
+// kit's fuzz target compares their replies byte for byte).
+inline absl::Status MisuseStatus(absl::string_view what) {
+  return absl::InternalError(absl::StrCat("handler misuse: ", what));
+}
+
 // Runs a handler's code (Handle() or an offloaded call), turning an exception it throws into an
 // INTERNAL status, as the server and the test kit both do.
 template <typename Call>

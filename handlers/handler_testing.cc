@@ -9,10 +9,6 @@ namespace {
 
 using State = internal::ReplyState;
 
-absl::Status MisuseError(absl::string_view what) {
-  return absl::InternalError(absl::StrCat("handler misuse: ", what));
-}
-
 // The answers of one TestConnection. Shared with the completions its handler holds, which may
 // outlive the connection. std::mutex: TSan understands it.
 class Record : public internal::AnswerSink {
@@ -98,7 +94,7 @@ TestConnection::How TestConnection::Send(absl::string_view request) {
   absl::Status status = internal::CallCatching([&] { return handler_.Handle(request, reply); });
   if (absl::string_view misuse = State::misuse(reply); !misuse.empty()) {
     record.Misused(n, misuse);
-    record.Add(n, MisuseError(misuse));  // in the place a Defer() took, if it took one
+    record.Add(n, internal::MisuseStatus(misuse));  // in a Defer()'s place, if it took one
     return How::kError;
   }
   if (State::deferred(reply)) return How::kLater;
@@ -110,7 +106,7 @@ TestConnection::How TestConnection::Send(absl::string_view request) {
     absl::Status offloaded_status = internal::CallCatching([&] { return call(copy, offloaded); });
     if (absl::string_view misuse = State::misuse(offloaded); !misuse.empty()) {
       record.Misused(n, misuse);
-      offloaded_status = MisuseError(misuse);
+      offloaded_status = internal::MisuseStatus(misuse);
     }
     if (offloaded_status.ok()) {
       record.Add(n, std::string(offloaded_out.view()));

@@ -103,7 +103,7 @@ absl::Status CallOffloaded(handlers::OffloadedCall& call, absl::string_view requ
 
 absl::Status MisuseError(absl::string_view what) {
   LOG(DFATAL) << "handler misuse: " << what;
-  return absl::InternalError(absl::StrCat("handler misuse: ", what));
+  return handlers::internal::MisuseStatus(what);
 }
 
 bool AppendReplyFrame(const absl::Status& status, absl::string_view payload,
@@ -121,11 +121,13 @@ DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler
                               ReplyOrder& order, protocol::OutputQueue& output, LaterAnswers* later,
                               const DispatchLimits& limits) {
   DispatchResult result;
+  // Only a call offloaded below (this loop stops after it) or before can hold the connection:
+  // its return comes on this thread, between two dispatches, so asking once is enough.
+  if (later != nullptr && later->Offloading()) {
+    result.stopped = StopReason::kOffloaded;
+    return result;
+  }
   while (true) {
-    if (later != nullptr && later->Offloading()) {
-      result.stopped = StopReason::kOffloaded;
-      return result;
-    }
     if (output.size() > limits.max_pending_output_bytes) {
       result.stopped = StopReason::kOutputFull;
       return result;
@@ -162,8 +164,10 @@ DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler
       answered = AnswerInline(request, handler, held, later, limits.max_frame_bytes);
       if (held.size() > 0) order.PushReady(held.view());
     }
+    bool offloaded = false;
     if (answered.how == Inline::kOffloaded) {
-      if (later != nullptr && later->Offload(request, std::move(answered.offload))) {
+      offloaded = later != nullptr && later->Offload(request, std::move(answered.offload));
+      if (offloaded) {
         answered.how = Inline::kDeferred;
       } else {
         // A unit test's session without handler threads, or a full queue.
@@ -180,6 +184,10 @@ DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler
     if (answered.misused) ++result.misused;
     if (answered.close_after) {
       result.stopped = StopReason::kCloseRequested;
+      return result;
+    }
+    if (offloaded) {  // the connection's next request waits until the call has returned
+      result.stopped = StopReason::kOffloaded;
       return result;
     }
   }

@@ -3,7 +3,6 @@
 #include <string>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "glog/logging.h"
 #include "protocol/buffer.h"
@@ -147,7 +146,8 @@ bool Session::Offload(absl::string_view request, handlers::OffloadedCall call) {
     handlers::OffloadedCall call;
     std::string request;
     handlers::Completion done;
-    std::shared_ptr<AnswerLink> link;
+    std::shared_ptr<AnswerLink> link;  // for a misuse of the call's reply
+    uint64_t place = 0;
     MemoryBudget* budget = nullptr;
     HandlerPool* pool = nullptr;
     bool ran = false;
@@ -159,6 +159,7 @@ bool Session::Offload(absl::string_view request, handlers::OffloadedCall call) {
   offloaded_ = TakePlace();
   state->done = MakeCompletion(Link(), offloaded_);
   state->link = Link();
+  state->place = offloaded_;
   state->budget = services_->budget;
   state->pool = pool;
   services_->budget->Charge(static_cast<int64_t>(request.size()));
@@ -167,8 +168,8 @@ bool Session::Offload(absl::string_view request, handlers::OffloadedCall call) {
     handlers::Reply reply = ReplyState::Make(&out, nullptr, /*offloaded=*/true);
     absl::Status status = CallOffloaded(state->call, state->request, reply);
     if (absl::string_view misuse = ReplyState::misuse(reply); !misuse.empty()) {
-      state->link->Misused(0, misuse);  // counted; a debug build stops
-      status = absl::InternalError(absl::StrCat("handler misuse: ", misuse));
+      state->link->Misused(state->place, misuse);  // counted; a debug build stops
+      status = handlers::internal::MisuseStatus(misuse);
     }
     state->call = nullptr;  // what the handler's call holds goes before its answer
     state->ran = true;
