@@ -4,7 +4,8 @@
 // crash, must answer every complete frame before the first bad header, in order, with what the
 // same handler answers those requests one at a time through the test kit (a fresh service,
 // handlers/handler_testing.h), and must close the connection for a protocol error exactly when
-// a one-shot decode of the stream meets a bad header.
+// a one-shot decode of the stream meets a bad header. A request whose answer asks to close the
+// connection (CloseAfterReply) ends what the server owes: see OwedFrames.
 //
 // Input layout: [chunk seed][output limit][batch limit][frame limit][stream...]
 #include <netinet/in.h>
@@ -84,24 +85,55 @@ std::vector<std::string> DecodeAll(absl::string_view bytes, uint32_t max_frame_b
   return frames;
 }
 
-// The reply stream the server owes `requests`: each answered one at a time by a fresh service's
-// handler, encoded as the server encodes it (an oversize reply becomes its error reply).
-std::string ExpectedReplies(const std::vector<std::string>& requests, uint32_t max_frame_bytes) {
+// What the server owes one request: its reply frame (as the server encodes it: an oversize
+// reply becomes its error reply), whether it came later, and whether it asked to close.
+struct Expected {
+  std::string frame;
+  bool later = false;
+  bool closes = false;
+};
+
+// Each of `requests` answered one at a time by a fresh service's handler, through the test kit.
+std::vector<Expected> ExpectedAnswers(const std::vector<std::string>& requests,
+                                      uint32_t max_frame_bytes) {
   std::unique_ptr<handler_kit::StartedService> started = StartService();
   std::unique_ptr<handlers::Handler> handler = started->service().NewHandler({});
   handlers::TestConnection connection(*handler);
-  protocol::Buffer out;
+  std::vector<Expected> expected(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {
-    connection.Send(requests[i]);
+    expected[i].later = connection.Send(requests[i]) == handlers::TestConnection::How::kLater;
     const absl::StatusOr<std::string> answer = connection.Await(i);
     if (absl::IsDeadlineExceeded(answer.status()) &&
         absl::StartsWith(answer.status().message(), "no answer")) {
       Fail("the test kit got no answer to a request");
     }
+    protocol::Buffer out;
     server::AppendReplyFrame(answer.status(), answer.ok() ? *answer : "", max_frame_bytes, &out);
+    expected[i].frame = std::string(out.view());
+    expected[i].closes = connection.closes_after(i);
   }
   if (connection.misuses() != 0) Fail("the handler misused its reply");
-  return std::string(out.view());
+  return expected;
+}
+
+// Which requests the server must take: every one, or, once a request asks to close, the ones up
+// to it. A close asked for at once stops the taking there; one asked for in a later answer
+// comes while later requests may be taken and answered, up to every one.
+struct Owed {
+  size_t at_least = 0;
+  size_t at_most = 0;
+  bool close_asked = false;
+};
+
+Owed OwedFrames(const std::vector<Expected>& expected) {
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (expected[i].closes) {
+      return {.at_least = i + 1,
+              .at_most = expected[i].later ? expected.size() : i + 1,
+              .close_asked = true};
+    }
+  }
+  return {.at_least = expected.size(), .at_most = expected.size()};
 }
 
 }  // namespace
@@ -120,6 +152,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return started->service().NewHandler(context);
   };
   std::string replies;
+  bool closed_by_server = false;
+  int64_t protocol_errors = 0;
+  size_t frames_taken = 0;
   bool reference_failed = false;
   const std::vector<std::string> requests =
       DecodeAll(stream, options.max_frame_bytes, &reference_failed);
@@ -180,20 +215,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                (chunk.empty() && h.stats().bytes_in.value() == sent);
       });
     }
-    if (!reference_failed && h.closed() != 0) Fail("closed with no bad header in the stream");
+    closed_by_server = h.closed() != 0;
     if (h.closed() == 0) shutdown(client, SHUT_WR);
     run_until([&] { return eof && h.freed() == 1; });
     close(client);
-    if (h.stats().closed_protocol_error.value() != (reference_failed ? 1 : 0)) {
-      Fail("closed for a protocol error where a one-shot decode has none, or the reverse");
-    }
-    if (h.stats().frames_in.value() != static_cast<int64_t>(requests.size())) {
-      Fail("frames taken differ from the frames of the stream");
-    }
+    protocol_errors = h.stats().closed_protocol_error.value();
+    frames_taken = static_cast<size_t>(h.stats().frames_in.value());
     if (h.stats().handler_misuse.value() != 0) Fail("the handler misused its reply");
   }
   started.reset();
-  if (replies != ExpectedReplies(requests, options.max_frame_bytes)) {
+  const std::vector<Expected> expected = ExpectedAnswers(requests, options.max_frame_bytes);
+  const Owed owed = OwedFrames(expected);
+  if (closed_by_server && !reference_failed && !owed.close_asked) {
+    Fail("closed with no bad header in the stream and no close asked for");
+  }
+  if (frames_taken < owed.at_least || frames_taken > owed.at_most) {
+    Fail("frames taken differ from the frames of the stream up to a close asked for");
+  }
+  // A bad header is met only if the taking went past every request.
+  const bool header_met = reference_failed && frames_taken == requests.size() &&
+                          (!owed.close_asked || expected[owed.at_least - 1].later);
+  if (protocol_errors > (header_met ? 1 : 0) ||
+      (reference_failed && !owed.close_asked && protocol_errors != 1)) {
+    Fail("closed for a protocol error where a one-shot decode has none, or the reverse");
+  }
+  std::string owed_replies;
+  for (size_t i = 0; i < frames_taken; ++i) owed_replies += expected[i].frame;
+  if (replies != owed_replies) {
     Fail("the replies are not the handler's answers to the requests, in order");
   }
   return 0;

@@ -15,7 +15,8 @@
 makes
   - `<name>_fuzz`: the connection fuzzer (handler_fuzz.cc) driving the handler: any bytes in
     any split, no crash, every complete frame answered in order with what the handler answers
-    one request at a time, the connection closed only on a bad header. A cc_fuzz_test: it
+    one request at a time, the connection closed only on a bad header or after a request
+    that asks to close it (then what is owed ends there). A cc_fuzz_test: it
     replays a seed corpus made of `requests` in `bazel test`, and `<name>_fuzz_fuzzer` is the
     libFuzzer binary (--config=fuzz) that CI runs for a bounded time.
   - `<name>_conformance`: a server carrying only this handler, run as a process, checked for

@@ -1,6 +1,7 @@
 #include "handlers/handler_testing.h"
 
 #include <optional>
+#include <set>
 
 #include "absl/time/clock.h"
 
@@ -13,7 +14,9 @@ using State = internal::ReplyState;
 // outlive the connection. std::mutex: TSan understands it.
 class Record : public internal::AnswerSink {
  public:
-  void Complete(uint64_t request, absl::Status status, std::string payload, bool) override {
+  void Complete(uint64_t request, absl::Status status, std::string payload,
+                bool close_after) override {
+    if (close_after) CloseAfter(request);
     if (status.ok()) {
       Add(request, std::move(payload));
     } else {
@@ -56,6 +59,15 @@ class Record : public internal::AnswerSink {
     std::lock_guard<std::mutex> lock(mu_);
     return misuses_;
   }
+  // Noted before the answer is added, so that Await() sees both.
+  void CloseAfter(size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    closes_after_.insert(n);
+  }
+  bool closes_after(size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return closes_after_.count(n) > 0;
+  }
   void set_on_answer(std::function<void(size_t)> on_answer) {
     std::lock_guard<std::mutex> lock(mu_);
     on_answer_ = std::move(on_answer);
@@ -66,6 +78,7 @@ class Record : public internal::AnswerSink {
   std::condition_variable changed_;
   std::map<size_t, absl::StatusOr<std::string>> answers_;  // guarded by mu_
   int misuses_ = 0;                                         // guarded by mu_
+  std::set<size_t> closes_after_;                           // guarded by mu_
   std::function<void(size_t)> on_answer_;                   // guarded by mu_
 };
 
@@ -92,6 +105,8 @@ TestConnection::How TestConnection::Send(absl::string_view request) {
   protocol::Buffer out;
   Reply reply = State::Make(&out, answers_.get(), /*offloaded=*/false);
   absl::Status status = internal::CallCatching([&] { return handler_.Handle(request, reply); });
+  // As the server does: asked on the reply, the close follows this request whatever its answer.
+  if (State::close_after(reply)) record.CloseAfter(n);
   if (absl::string_view misuse = State::misuse(reply); !misuse.empty()) {
     record.Misused(n, misuse);
     record.Add(n, internal::MisuseStatus(misuse));  // in a Defer()'s place, if it took one
@@ -104,6 +119,7 @@ TestConnection::How TestConnection::Send(absl::string_view request) {
     protocol::Buffer offloaded_out;
     Reply offloaded = State::Make(&offloaded_out, nullptr, /*offloaded=*/true);
     absl::Status offloaded_status = internal::CallCatching([&] { return call(copy, offloaded); });
+    if (State::close_after(offloaded)) record.CloseAfter(n);
     if (absl::string_view misuse = State::misuse(offloaded); !misuse.empty()) {
       record.Misused(n, misuse);
       offloaded_status = internal::MisuseStatus(misuse);
@@ -130,6 +146,8 @@ absl::StatusOr<std::string> TestConnection::Await(size_t n, absl::Duration timeo
 size_t TestConnection::answered() const { return answers_->record->answered(); }
 
 int TestConnection::misuses() const { return answers_->record->misuses(); }
+
+bool TestConnection::closes_after(size_t n) const { return answers_->record->closes_after(n); }
 
 void TestConnection::set_on_answer(std::function<void(size_t n)> on_answer) {
   answers_->record->set_on_answer(std::move(on_answer));

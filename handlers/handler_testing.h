@@ -61,6 +61,9 @@ class TestConnection {
   size_t answered() const;
   // Misuses of the reply or of a completion so far (handlers/handler.h).
   int misuses() const;
+  // Whether the answer to request `n`, once in, asked the server to close the connection after
+  // it (Reply::CloseAfterReply or Completion::CloseAfterReply).
+  bool closes_after(size_t n) const;
   // Runs on the answering thread at each answer, with its request's number, before Await()
   // returns it (to note what the handler's resources look like at that moment). Set before the
   // first Send.

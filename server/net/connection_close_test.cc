@@ -58,6 +58,25 @@ TEST(ConnectionTest, DeferredCloseAfterReplyWaitsInClosingAfterReply) {
   EXPECT_EQ(h.closed(), 1);
 }
 
+// A close asked for in a later answer, while the connection already closes after a bad
+// header: the answers still owed after it are written all the same.
+TEST(ConnectionTest, LateCloseAfterABadHeaderStillWritesLaterAnswers) {
+  Deferred d;
+  ConnectionHarness h(Scripted(&d, {.max_frame_bytes = 64}));
+  int fd = -1;
+  Connection* c = h.Open(&fd);
+  Client client(fd);
+  client.Send(Frame("a") + Frame("defer-1") + Frame("defer-2") + Header(1000) + "more");
+  ASSERT_TRUE(RunWith(h, client, [&] { return d.completions.size() == 2; }));
+  EXPECT_EQ(c->state(), ConnectionState::kClosingAfterReply);
+  d.completions[0].CloseAfterReply();
+  d.completions[0].Finish("x");
+  ASSERT_TRUE(RunWith(h, client, [&] { return client.received() == Frame("a") + Frame("x"); }));
+  d.completions[1].Finish("y");
+  ASSERT_TRUE(RunWith(h, client, [&] { return client.eof(); }));
+  EXPECT_EQ(client.received(), Frame("a") + Frame("x") + Frame("y"));
+}
+
 TEST(ConnectionTest, HalfClosedClientStillGetsItsReply) {
   Deferred d;
   ConnectionHarness h(Scripted(&d));

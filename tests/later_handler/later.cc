@@ -5,6 +5,7 @@
 //                       build stops; a release build answers INTERNAL)
 //   "close:TEXT"        answered inline with TEXT, then the server closes the connection
 //   "fail-later:MS"     deferred; answered with an INVALID_ARGUMENT error after MS milliseconds
+//   "close-later:MS:TEXT"  deferred; answered TEXT after MS milliseconds, then the server closes
 // Completions come from one detached thread per deferred request: the server must take them
 // from any thread, in any order.
 #include <chrono>
@@ -24,6 +25,7 @@ namespace {
 class LaterHandler : public handlers::Handler {
  public:
   absl::Status Handle(absl::string_view request, handlers::Reply& reply) override {
+    const absl::string_view original = request;
     if (absl::ConsumePrefix(&request, "now:")) {
       reply.Append(request);
     } else if (absl::ConsumePrefix(&request, "close:")) {
@@ -32,13 +34,16 @@ class LaterHandler : public handlers::Handler {
     } else if (request == "drop") {
       handlers::Completion dropped = reply.Defer();
     } else if (absl::ConsumePrefix(&request, "defer:") ||
-               absl::ConsumePrefix(&request, "fail-later:")) {
-      const bool fail = !absl::StrContains(request, ':');
+               absl::ConsumePrefix(&request, "fail-later:") ||
+               absl::ConsumePrefix(&request, "close-later:")) {
+      const bool close = absl::StartsWith(original, "close-later:");
+      const bool fail = !close && !absl::StrContains(request, ':');
       std::pair<std::string, std::string> parts = absl::StrSplit(request, absl::MaxSplits(':', 1));
       int ms = 0;
       if (!absl::SimpleAtoi(parts.first, &ms)) return absl::InvalidArgumentError("bad ms");
-      std::thread([done = reply.Defer(), ms, text = parts.second, fail]() mutable {
+      std::thread([done = reply.Defer(), ms, text = parts.second, fail, close]() mutable {
         std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        if (close) done.CloseAfterReply();
         if (fail) {
           done.Fail(absl::InvalidArgumentError("failed later"));
         } else {

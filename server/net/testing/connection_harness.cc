@@ -13,6 +13,7 @@
 #include "glog/logging.h"
 #include "handlers/echo/echo.h"
 #include "protocol/frame.h"
+#include "server/net/socket.h"
 
 namespace server::testing {
 
@@ -78,6 +79,7 @@ ConnectionHarness::~ConnectionHarness() {
 
 Connection* ConnectionHarness::Open(int* client_fd) {
   const auto [server_end, client_end] = LoopbackPair();
+  SetNoDelay(server_end);  // as the acceptor does: a reply leaves at once, Nagle holds none
   *client_fd = client_end;
   static uint64_t next_id = 1;
   auto owned = std::make_unique<Connection>(server_end, next_id++, &served_, &env_);
