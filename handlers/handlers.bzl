@@ -7,4 +7,5 @@ SERVER_HANDLERS = [
     "//handlers/reverse",
     "//handlers/sleep",
     "//handlers/kv",
+    "//handlers/proxy",
 ]

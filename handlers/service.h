@@ -31,7 +31,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/status/statusor.h"
 #include "handlers/handler.h"
+#include "handlers/upstream.h"
 
 namespace handlers {
 
@@ -45,6 +47,13 @@ class StartContext {
   // The server-wide memory budget (handler.h, MemoryAccount); valid for the life of the process.
   // Null where there is none (a test's context).
   virtual MemoryAccount* memory_budget() { return nullptr; }
+  // Another service the handlers call (upstream.h), valid for the life of the process. An
+  // error names what is wrong with `options` (a backend that does not resolve, a bad balance);
+  // returned from Start(), it stops the server with exit status 2. Call in Start() only.
+  virtual absl::StatusOr<Upstream*> AddUpstream(const UpstreamOptions& options) {
+    (void)options;
+    return absl::UnimplementedError("this context offers no upstreams");
+  }
 };
 
 class Service {

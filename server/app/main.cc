@@ -65,6 +65,10 @@ class StartContext : public handlers::StartContext {
     return server_->AddHandlerCounter(handler_, name);
   }
   handlers::MemoryAccount* memory_budget() override { return server_->memory_budget(); }
+  absl::StatusOr<handlers::Upstream*> AddUpstream(
+      const handlers::UpstreamOptions& options) override {
+    return server_->AddUpstream(options);
+  }
 
  private:
   server::Server* const server_;

@@ -45,7 +45,7 @@ absl::Status Server::Start() {
   pool_->Start();
   for (int i = 0; i < WorkerCount(options_); ++i) {
     workers_.push_back(std::make_unique<Worker>(
-        i, options_, stats_.get(), &budget_, &context_, pool_.get(), [this](int from) {
+        i, options_, stats_.get(), &budget_, &context_, pool_.get(), &upstreams_, [this](int from) {
           for (auto& worker : workers_) {
             if (worker.get() != workers_[from].get()) worker->PostEviction();
           }

@@ -25,6 +25,7 @@
 #include "server/config/options.h"
 #include "server/dispatch/served_handler.h"
 #include "server/stats/stats.h"
+#include "server/upstream/upstreams.h"
 
 namespace server {
 
@@ -57,6 +58,12 @@ class Server {
     return stats_->handler_counters().Add(handler, name);
   }
 
+  // Before Start(): another service the handlers call (handlers/service.h, AddUpstream).
+  absl::StatusOr<handlers::Upstream*> AddUpstream(const handlers::UpstreamOptions& options) {
+    return upstreams_.Add(options);
+  }
+  const upstream::Upstreams& upstreams() const { return upstreams_; }
+
   // Binds every listener and starts the handler threads, the workers and the acceptor.
   absl::Status Start();
 
@@ -83,6 +90,7 @@ class Server {
   MemoryBudget budget_;  // --max_buffer_memory: charged by the workers and handlers
   std::unique_ptr<ServerStats> stats_;
   handlers::HandlerContext context_;
+  upstream::Upstreams upstreams_;  // declared by the services; outlives the workers' pools
   std::vector<ListenerSpec> specs_;
   std::vector<std::function<void()>> drain_hooks_;
   std::vector<std::function<void()>> stop_hooks_;

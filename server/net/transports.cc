@@ -17,6 +17,11 @@ std::unique_ptr<Transport> Transports::ForAccepted(const Transport::Binding& bin
                                         kReadBufferBytes);
 }
 
+std::unique_ptr<Transport> Transports::ForOutbound(const Transport::Binding& binding) {
+  return std::make_unique<RawTransport>(binding, &env_.loop->poller(), read_buffer_.get(),
+                                        kReadBufferBytes);
+}
+
 std::unique_ptr<Transport> Transports::ForEstablished(std::unique_ptr<Transport> current,
                                                       const Transport::Binding& binding,
                                                       const tls::Context* tls) {

@@ -4,7 +4,9 @@
 //     RawTransport otherwise;
 //   - after its first frame it waits in the loop's own set; on the io_uring backend a
 //     plain-text connection moves to completions (UringTransport). TLS stays on readiness:
-//     OpenSSL does its own I/O.
+//     OpenSSL does its own I/O;
+//   - a connection this server opens to a backend connects on readiness in the loop's set,
+//     then moves on as an accepted one does after its first frame.
 // It owns the read buffer its worker's readiness transports share.
 //
 //   Transports transports({&loop, &probation.poller(), &stats, &log_limiter});
@@ -42,7 +44,10 @@ class Transports {
   // if TLS could not start (logged).
   std::unique_ptr<Transport> ForAccepted(const Transport::Binding& binding,
                                          const tls::Context* tls);
-  // The same connection's once it has completed a frame.
+  // A connection this server opens (server/upstream): plain text on readiness in the loop's
+  // own set while it connects; ForEstablished() once it has.
+  std::unique_ptr<Transport> ForOutbound(const Transport::Binding& binding);
+  // The same connection's once it has completed a frame (an outbound one: once connected).
   std::unique_ptr<Transport> ForEstablished(std::unique_ptr<Transport> current,
                                             const Transport::Binding& binding,
                                             const tls::Context* tls);

@@ -17,11 +17,16 @@ constexpr int64_t kGaugesEveryNs = 100'000'000;
 
 std::atomic<uint64_t> next_connection_id{1};
 
+const upstream::Upstreams& NoUpstreams() {
+  static const upstream::Upstreams* const none = new upstream::Upstreams();
+  return *none;
+}
+
 }  // namespace
 
 Worker::Worker(int id, const ServerOptions& options, ServerStats* stats, MemoryBudget* budget,
                const handlers::HandlerContext* context, HandlerPool* pool,
-               std::function<void(int)> evict_elsewhere)
+               const upstream::Upstreams* upstreams, std::function<void(int)> evict_elsewhere)
     : id_(id),
       options_(options),
       server_stats_(stats),
@@ -42,7 +47,9 @@ Worker::Worker(int id, const ServerOptions& options, ServerStats* stats, MemoryB
                   if (evict) evict(id_);
                 },
                 common::MonotonicNanos()),
-      drainer_(id, &connections_) {}
+      drainer_(id, &connections_),
+      upstream_env_{&transports_, options.max_frame_bytes},
+      upstreams_(upstreams != nullptr ? upstreams : &NoUpstreams(), upstream_env_, &loop_, id) {}
 
 Worker::~Worker() {
   Join();
@@ -55,7 +62,9 @@ absl::Status Worker::Start() {
   thread_ = std::thread([this] {
     common::NameThisThread(absl::StrCat("worker-", id_));
     governor_.CapBlockCache();
+    upstreams_.Enter();
     loop_.Run([this](int64_t now_ns, int events) { return AfterTurn(now_ns, events); });
+    upstreams_.Shutdown();  // calls still waiting get UNAVAILABLE, on this thread
   });
   return absl::OkStatus();
 }
@@ -85,14 +94,15 @@ void Worker::PostEviction() {
 
 // The turn's events served the established connections. Then, in this order: answers past
 // their deadline, connections paused for memory that may read again, a few newcomers and
-// connections on probation, the connections with work left, the drain, the timers, and the
-// freeing of what closed during the turn.
+// connections on probation, the connections with work left, the upstream calls they made, the
+// drain, the timers, and the freeing of what closed during the turn.
 int64_t Worker::AfterTurn(int64_t now_ns, int events) {
   late_.ExpireDue(now_ns);
   governor_.ResumePaused();
   AdoptWaiting(ProbationSet::kBatch);
   probation_.ServeSome();
   ServeReadyList();
+  upstreams_.OnTurnEnd(now_ns);  // the turn's calls leave; replies past their deadline fail
   drainer_.OnTurnEnd(now_ns);
   timeouts_.Expire(now_ns);
   governor_.OnTurnEnd(now_ns, events, connections_.FreeClosed());
@@ -150,7 +160,8 @@ void Worker::PublishGauges(int64_t now_ns) {
 int64_t Worker::NextDeadlineNs(int64_t now_ns) const {
   if (!ready_.empty() || waiting_next_ < waiting_.size()) return 0;
   int64_t next = std::min({governor_.NextDeadlineNs(now_ns), late_.NextDeadlineNs(),
-                           timeouts_.NextDeadlineNs(), drainer_.NextDeadlineNs()});
+                           timeouts_.NextDeadlineNs(), drainer_.NextDeadlineNs(),
+                           upstreams_.NextDeadlineNs()});
   if (gauges_stale_) next = std::min(next, next_gauges_ns_);
   return next;
 }

@@ -10,10 +10,12 @@
 //     transport holds, answers given later to write);
 //   - Timeouts: idle and incomplete frames; LateAnswers: answers given later, their deadlines;
 //   - MemoryGovernor: the server-wide budget, --max_buffer_memory, and trimming;
-//   - Drainer: the graceful stop.
+//   - Drainer: the graceful stop;
+//   - WorkerUpstreams: its pools of connections to the services' upstreams, whose calls are
+//     written, timed and answered at the end of each turn.
 // No call on the loop blocks: a slow or silent client costs the others nothing.
 //
-//   Worker worker(0, options, &stats, &budget, &context, &pool, evict_elsewhere);
+//   Worker worker(0, options, &stats, &budget, &context, &pool, &upstreams, evict_elsewhere);
 //   CHECK_OK(worker.Start());
 //   worker.Adopt(fd, &served);                      // any thread
 //   worker.Drain(MonotonicNanos() + grace);         // any thread: finish up and stop
@@ -35,6 +37,7 @@
 #include "server/net/connection.h"
 #include "server/net/transports.h"
 #include "server/stats/stats.h"
+#include "server/upstream/upstreams.h"
 #include "server/worker/connection_set.h"
 #include "server/worker/drainer.h"
 #include "server/worker/late_answers.h"
@@ -49,9 +52,11 @@ class Worker : private Connection::Host {
   // `stats`, `budget`, `context` and `pool` are the server's and must outlive the worker. When
   // closing its own largest connections does not bring the memory budget back, the worker
   // calls `evict_elsewhere(id)` (any thread) to have the other workers do the same.
+  // `upstreams` (may be null: none) are the services' upstreams; the worker keeps its own pools
+  // of them (server/upstream/upstreams.h).
   Worker(int id, const ServerOptions& options, ServerStats* stats, MemoryBudget* budget,
          const handlers::HandlerContext* context, HandlerPool* pool,
-         std::function<void(int)> evict_elsewhere);
+         const upstream::Upstreams* upstreams, std::function<void(int)> evict_elsewhere);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -111,6 +116,8 @@ class Worker : private Connection::Host {
   Timeouts timeouts_;
   MemoryGovernor governor_;
   Drainer drainer_;
+  const upstream::UpstreamConnection::Env upstream_env_;
+  upstream::WorkerUpstreams upstreams_;
   std::vector<Handoff> waiting_;  // handed over, adopted at most ProbationSet::kBatch a turn
   size_t waiting_next_ = 0;       // the first of waiting_ not yet adopted
   std::atomic<bool> eviction_posted_{false};  // a PostEviction task is queued

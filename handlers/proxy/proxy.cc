@@ -1,0 +1,145 @@
+// The proxy handler: forwards each frame to one of --proxy_backends and returns its reply, in
+// the client's order, through the worker's own upstream pool (handlers/upstream.h): many
+// clients' requests share a few pipelined backend connections, and no thread waits.
+//
+//   server --handler=proxy --proxy_backends=127.0.0.1:7001,127.0.0.1:7002 \
+//          --proxy_balance=hash --proxy_hash=kv_key --proxy_retry=reads
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "gflags/gflags.h"
+#include "handlers/registry.h"
+#include "handlers/service.h"
+#include "handlers/upstream.h"
+
+DEFINE_string(proxy_backends, "",
+              "proxy handler: the backends, HOST:PORT,... (IP literals or names resolved at "
+              "start).");
+DEFINE_string(proxy_balance, "round_robin",
+              "proxy handler: round_robin, least_request (the less busy of two at random) or "
+              "hash (by --proxy_hash: the same key goes to the same backend).");
+DEFINE_string(proxy_hash, "payload",
+              "proxy handler with --proxy_balance=hash: what is hashed: payload (the whole "
+              "frame) or kv_key (its second space-separated word: SET k v and GET k meet).");
+DEFINE_int64(proxy_timeout_ms, 1000,
+             "proxy handler: each request's deadline, retries included (1..600000 ms).");
+DEFINE_string(proxy_retry, "reads",
+              "proxy handler: which requests are sent again to another backend when theirs "
+              "fails: none, reads (frames whose first word is GET) or all.");
+DEFINE_int32(proxy_connections, 2,
+             "proxy handler: connections per backend and worker (1..64).");
+
+namespace handlers {
+namespace {
+
+enum class Retry { kNone, kReads, kAll };
+enum class HashBy { kPayload, kKvKey };
+
+// The second space-separated word, or the whole frame if it has none.
+absl::string_view KvKey(absl::string_view frame) {
+  const size_t first = frame.find(' ');
+  if (first == absl::string_view::npos) return frame;
+  absl::string_view rest = frame.substr(first + 1);
+  return rest.substr(0, rest.find(' '));
+}
+
+class ProxyHandler : public Handler {
+ public:
+  ProxyHandler(Upstream* backends, Retry retry, HashBy hash, bool hashed, absl::Duration timeout)
+      : backends_(backends), retry_(retry), hash_(hash), hashed_(hashed), timeout_(timeout) {}
+
+  absl::Status Handle(absl::string_view request, Reply& reply) override {
+    CallOptions options{.timeout = timeout_};
+    options.retryable = retry_ == Retry::kAll ||
+                        (retry_ == Retry::kReads && absl::StartsWith(request, "GET"));
+    if (hashed_) options.hash_key = HashOf(hash_ == HashBy::kKvKey ? KvKey(request) : request);
+    backends_->Call(request, options, [done = reply.Defer()](absl::StatusOr<std::string> answer)
+                                          mutable {
+      if (answer.ok()) return done.Finish(*std::move(answer));
+      done.Fail(answer.status());
+    });
+    return absl::OkStatus();
+  }
+
+ private:
+  // FNV-1a: the same in every process, so two proxies send a key to the same backend.
+  static uint64_t HashOf(absl::string_view key) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned char c : key) h = (h ^ c) * 0x100000001b3ull;
+    return h;
+  }
+
+  Upstream* const backends_;
+  const Retry retry_;
+  const HashBy hash_;
+  const bool hashed_;
+  const absl::Duration timeout_;
+};
+
+class ProxyService : public Service {
+ public:
+  absl::Status Start(StartContext& context) override {
+    if (FLAGS_proxy_backends.empty()) {
+      return absl::InvalidArgumentError("--proxy_backends: the proxy handler needs backends");
+    }
+    if (FLAGS_proxy_timeout_ms < 1 || FLAGS_proxy_timeout_ms > 600000) {
+      return absl::InvalidArgumentError("--proxy_timeout_ms must be in 1..600000");
+    }
+    if (FLAGS_proxy_connections < 1 || FLAGS_proxy_connections > 64) {
+      return absl::InvalidArgumentError("--proxy_connections must be in 1..64");
+    }
+    if (FLAGS_proxy_retry == "none") {
+      retry_ = Retry::kNone;
+    } else if (FLAGS_proxy_retry == "reads") {
+      retry_ = Retry::kReads;
+    } else if (FLAGS_proxy_retry == "all") {
+      retry_ = Retry::kAll;
+    } else {
+      return absl::InvalidArgumentError("--proxy_retry must be none, reads or all");
+    }
+    if (FLAGS_proxy_hash == "payload") {
+      hash_ = HashBy::kPayload;
+    } else if (FLAGS_proxy_hash == "kv_key") {
+      hash_ = HashBy::kKvKey;
+    } else {
+      return absl::InvalidArgumentError("--proxy_hash must be payload or kv_key");
+    }
+    UpstreamOptions options;
+    options.name = "proxy";
+    options.backends = absl::StrSplit(FLAGS_proxy_backends, ',', absl::SkipWhitespace());
+    options.balance = FLAGS_proxy_balance;
+    options.max_connections_per_backend = FLAGS_proxy_connections;
+    absl::StatusOr<Upstream*> backends = context.AddUpstream(options);
+    if (!backends.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--proxy_backends or --proxy_balance: ", backends.status().message()));
+    }
+    backends_ = *backends;
+    return absl::OkStatus();
+  }
+
+  std::unique_ptr<Handler> NewHandler(const HandlerContext&) override {
+    return std::make_unique<ProxyHandler>(backends_, retry_, hash_,
+                                          FLAGS_proxy_balance == "hash",
+                                          absl::Milliseconds(FLAGS_proxy_timeout_ms));
+  }
+
+ private:
+  Upstream* backends_ = nullptr;
+  Retry retry_ = Retry::kReads;
+  HashBy hash_ = HashBy::kPayload;
+};
+
+}  // namespace
+}  // namespace handlers
+
+REGISTER_SERVICE(proxy,
+                 "Forwards each frame to one of --proxy_backends and returns its reply, in "
+                 "order, over pooled pipelined connections.",
+                 handlers::ProxyService);

@@ -1,0 +1,140 @@
+// Pool: one worker's connections to one upstream's backends, and the calls on them.
+//
+// A call picks a backend (the balancer, skipping ejected backends and those it already
+// tried), then the connection of that backend with the fewest calls in flight; another
+// connection is opened when all have many in flight, up to max_connections_per_backend, and a
+// backend whose connections are all full is skipped. Requests sent during a loop turn are
+// written at its end, one write per connection, so many clients' calls share a few backend
+// connections and few syscalls.
+//
+// What can go wrong, and what the pool does (docs/upstreams.md):
+//   - a call's deadline passes: DEADLINE_EXCEEDED now; its reply, if it comes, is discarded
+//     and counted; the backend is charged a failure;
+//   - a connection fails (reset, end of stream, bad reply, connect refused or too slow): its
+//     calls are retried on another backend if retryable (a request never sent always is),
+//     within the retry budget, the attempt limit and the deadline; the others get UNAVAILABLE;
+//   - N consecutive failures eject a backend (its connections closed, their calls retried as
+//     above) for a backoff that grows; a failed connect waits a growing delay before the next.
+//
+//   Pool pool(&config, {&transports, max_frame_bytes}, &loop, seed);
+//   pool.Call(request, {.timeout = absl::Seconds(1)}, std::move(done));
+//   pool.OnTurnEnd(now_ns);  // writes, deadlines, answers, frees: after each loop turn
+//   wake_at = std::min(wake_at, pool.NextDeadlineNs());
+//
+// Thread rule: its worker's loop thread only.
+#ifndef SERVER_UPSTREAM_POOL_H_
+#define SERVER_UPSTREAM_POOL_H_
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "common/event_loop.h"
+#include "handlers/upstream.h"
+#include "server/upstream/policy/balancer.h"
+#include "server/upstream/policy/ejection.h"
+#include "server/upstream/policy/retry_budget.h"
+#include "server/upstream/upstream_config.h"
+#include "server/upstream/upstream_connection.h"
+
+namespace server {
+namespace upstream {
+
+class Pool : private UpstreamConnection::Owner {
+ public:
+  // `loop` is the worker's (its now_ns() is the time of every decision).
+  Pool(const UpstreamConfig* config, const UpstreamConnection::Env& env, common::EventLoop* loop,
+       uint64_t seed);
+  ~Pool() override;
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  void Call(absl::string_view request, const handlers::CallOptions& options,
+            handlers::UpstreamCallback done);
+  // After each loop turn: fails calls past their deadline, times out slow connects, writes
+  // what the turn sent, answers calls that could not be placed, frees closed connections.
+  void OnTurnEnd(int64_t now_ns);
+  // When OnTurnEnd() must run next (0: at once, work is waiting).
+  int64_t NextDeadlineNs() const;
+  // Answers every call still waiting UNAVAILABLE and closes every connection.
+  void Shutdown();
+
+  size_t calls_waiting() const { return calls_.size(); }
+  size_t connections(int backend) const { return backends_[backend].connections.size(); }
+  bool ejected(int backend, int64_t now_ns) const {
+    return backends_[backend].health.ejected(now_ns);
+  }
+
+ private:
+  struct PendingCall {
+    std::string request;  // kept while it may be sent again (`kept`)
+    handlers::UpstreamCallback done;
+    int64_t deadline_ns = 0;
+    int64_t sent_ns = 0;
+    uint64_t key = 0;
+    uint64_t tried = 0;   // bit i: backend i was tried
+    int attempts = 0;
+    bool retryable = false;
+    bool kept = true;
+    UpstreamConnection* connection = nullptr;  // where it is in flight
+  };
+  struct Backend {
+    Backend(const Ejection::Options& eject, const handlers::UpstreamOptions& o, uint64_t seed)
+        : health(eject), reconnect(o.reconnect_base, o.reconnect_max, seed) {}
+    Ejection health;
+    Backoff reconnect;
+    int64_t next_connect_ns = 0;  // no connect before this (after a failed one)
+    int in_flight = 0;
+    std::vector<UpstreamConnection*> connections;  // open or connecting, owned by owned_
+    std::vector<std::pair<UpstreamConnection*, int64_t>> connecting;  // and their deadline
+  };
+
+  // UpstreamConnection::Owner.
+  void OnConnected(UpstreamConnection* c) override;
+  void OnReply(UpstreamConnection* c, uint64_t call, const protocol::Frame& reply) override;
+  void OnFailed(UpstreamConnection* c, UpstreamConnection::Failure failure,
+                const absl::Status& why, std::deque<uint64_t> in_flight) override;
+
+  // Sends call `id` to a backend, or answers it UNAVAILABLE (at the end of the turn).
+  void Place(uint64_t id, PendingCall& call, int64_t now_ns);
+  // The connection of `backend` to send on (maybe a new one), or null if it has no room.
+  UpstreamConnection* ConnectionFor(int backend, int64_t now_ns);
+  bool HasRoom(int backend, int64_t now_ns) const;
+  // A connection is gone: its calls in flight are retried or failed with `why`.
+  void Reroute(std::deque<uint64_t> calls, const absl::Status& why, bool never_sent,
+               int64_t now_ns);
+  void Forget(UpstreamConnection* c);
+  // `call` is no longer on its connection (answered, failed, or past its deadline).
+  void NotInFlight(PendingCall& call);
+  // Counts a failure of `backend`; ejecting it closes its connections.
+  void ChargeFailure(int backend, int64_t now_ns);
+  // Answers call `id` now and forgets it.
+  void Answer(uint64_t id, absl::StatusOr<std::string> reply);
+  void Unplaced(uint64_t id, absl::Status why);
+
+  const UpstreamConfig* const config_;
+  const handlers::UpstreamOptions& options_;
+  const UpstreamConnection::Env env_;
+  common::EventLoop* const loop_;
+  std::unique_ptr<Balancer> balancer_;
+  RetryBudget budget_;
+  std::vector<Backend> backends_;
+  absl::flat_hash_map<uint64_t, PendingCall> calls_;
+  std::set<std::pair<int64_t, uint64_t>> deadlines_;  // (deadline, call)
+  std::vector<std::pair<uint64_t, absl::Status>> unplaced_;  // answered at the turn's end
+  std::vector<UpstreamConnection*> unsent_;  // written at the turn's end
+  std::vector<std::unique_ptr<UpstreamConnection>> owned_;
+  std::vector<std::unique_ptr<UpstreamConnection>> closed_;  // freed once io_idle()
+  uint64_t next_id_ = 1;
+  bool shut_down_ = false;  // calls from now on get UNAVAILABLE at once
+};
+
+}  // namespace upstream
+}  // namespace server
+
+#endif  // SERVER_UPSTREAM_POOL_H_

@@ -1,0 +1,81 @@
+#include "server/upstream/upstream_config.h"
+
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace server {
+namespace upstream {
+
+absl::StatusOr<Address> Resolve(absl::string_view host_port) {
+  const size_t colon = host_port.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("backend '", host_port, "': not host:port"));
+  }
+  absl::string_view host = host_port.substr(0, colon);
+  const absl::string_view port = host_port.substr(colon + 1);
+  int port_number = 0;
+  if (!absl::SimpleAtoi(port, &port_number) || port_number <= 0 || port_number > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("backend '", host_port, "': bad port"));
+  }
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string host_string(host), port_string(port);
+  if (const int error = getaddrinfo(host_string.c_str(), port_string.c_str(), &hints, &found);
+      error != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("backend '", host_port, "': ", gai_strerror(error)));
+  }
+  Address address;
+  std::memcpy(&address.storage, found->ai_addr, found->ai_addrlen);
+  address.length = found->ai_addrlen;
+  freeaddrinfo(found);
+  return address;
+}
+
+absl::StatusOr<std::unique_ptr<UpstreamConfig>> UpstreamConfig::Make(
+    const handlers::UpstreamOptions& options) {
+  auto invalid = [&options](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat("upstream '", options.name, "': ", what));
+  };
+  if (options.name.empty()) return invalid("needs a name");
+  for (char c : options.name) {
+    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '_') {
+      return invalid("a name of [a-z0-9_] only");
+    }
+  }
+  if (options.backends.empty()) return invalid("needs at least one backend");
+  if (options.backends.size() > 64) return invalid("at most 64 backends");
+  if (options.max_connections_per_backend < 1) return invalid("max_connections_per_backend < 1");
+  if (options.max_pipelined < 1) return invalid("max_pipelined < 1");
+  if (options.max_attempts < 1) return invalid("max_attempts < 1");
+  if (options.failures_to_eject < 1) return invalid("failures_to_eject < 1");
+  if (options.retry_ratio < 0 || options.retry_floor < 0) return invalid("negative retry budget");
+  if (options.connect_timeout <= absl::ZeroDuration()) return invalid("connect_timeout <= 0");
+  std::unique_ptr<UpstreamConfig> config(new UpstreamConfig());
+  absl::StatusOr<Balance> balance = ParseBalance(options.balance);
+  if (!balance.ok()) return invalid(balance.status().message());
+  config->balance_ = *balance;
+  config->options_ = options;
+  for (const std::string& name : options.backends) {
+    absl::StatusOr<Address> address = Resolve(name);
+    if (!address.ok()) return invalid(address.status().message());
+    config->backends_.push_back({name, *address});
+  }
+  return config;
+}
+
+}  // namespace upstream
+}  // namespace server

@@ -1,0 +1,79 @@
+// UpstreamConfig: one upstream as a service declared it (handlers/upstream.h), checked and
+// resolved once at start-up, and the counters its pools share across workers.
+//
+//   absl::StatusOr<std::unique_ptr<UpstreamConfig>> config = UpstreamConfig::Make(options);
+//
+// Immutable after Make() except for the counters (atomics): shared by every worker's pool.
+#ifndef SERVER_UPSTREAM_UPSTREAM_CONFIG_H_
+#define SERVER_UPSTREAM_UPSTREAM_CONFIG_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "handlers/upstream.h"
+#include "server/upstream/policy/balancer.h"
+#include "server/upstream/upstream_connection.h"
+
+namespace server {
+namespace upstream {
+
+// What /metrics shows of one backend, summed over the workers.
+struct BackendCounters {
+  std::atomic<int64_t> calls{0};            // attempts sent to it (first tries and retries)
+  std::atomic<int64_t> replies{0};
+  std::atomic<int64_t> errors_connect{0};   // refused, unreachable, or the connect timed out
+  std::atomic<int64_t> errors_reset{0};     // the connection broke with calls in flight
+  std::atomic<int64_t> errors_bad_reply{0}; // a bad header, or a reply to no call
+  std::atomic<int64_t> errors_timeout{0};   // a call's deadline passed while it was on it
+  std::atomic<int64_t> late_replies{0};     // replies that came after their call's deadline
+  std::atomic<int64_t> ejections{0};
+  std::atomic<int64_t> open_connections{0}; // gauge: connected or connecting
+  std::atomic<int64_t> in_flight{0};        // gauge: calls sent, not yet answered
+  std::atomic<int64_t> latency_us_sum{0};   // over `replies`
+};
+
+struct UpstreamCounters {
+  std::atomic<int64_t> calls{0};        // Call()s
+  std::atomic<int64_t> retries{0};
+  std::atomic<int64_t> retries_refused{0};  // by the retry budget
+  std::atomic<int64_t> unavailable{0};  // calls answered UNAVAILABLE
+  std::atomic<int64_t> timeouts{0};     // calls answered DEADLINE_EXCEEDED
+};
+
+class UpstreamConfig {
+ public:
+  struct Backend {
+    std::string name;  // as given: "host:port"
+    Address address;
+    std::unique_ptr<BackendCounters> counters = std::make_unique<BackendCounters>();
+  };
+
+  // Checks `options` (InvalidArgument naming the field) and resolves each backend.
+  static absl::StatusOr<std::unique_ptr<UpstreamConfig>> Make(
+      const handlers::UpstreamOptions& options);
+
+  const handlers::UpstreamOptions& options() const { return options_; }
+  Balance balance() const { return balance_; }
+  const std::vector<Backend>& backends() const { return backends_; }
+  UpstreamCounters& counters() const { return counters_; }
+
+ private:
+  UpstreamConfig() = default;
+
+  handlers::UpstreamOptions options_;
+  Balance balance_ = Balance::kRoundRobin;
+  std::vector<Backend> backends_;
+  mutable UpstreamCounters counters_;
+};
+
+// "host:port" or "[v6]:port" resolved (getaddrinfo: blocking, so at start-up only).
+absl::StatusOr<Address> Resolve(absl::string_view host_port);
+
+}  // namespace upstream
+}  // namespace server
+
+#endif  // SERVER_UPSTREAM_UPSTREAM_CONFIG_H_
