@@ -25,6 +25,12 @@ void AnswerLink::Complete(uint64_t request, absl::Status status, std::string pay
     is_error = !AppendReplyFrame(status, payload, max_frame_bytes_, &frame);
     bytes = std::string(frame.view());
   }
+  if (std::this_thread::get_id() == loop_thread_) {
+    if (target_ == nullptr) return discarded_->Add(1);
+    if (!target_->dispatching()) {
+      return target_->OnLateAnswer(request, std::move(bytes), is_error, close_after);
+    }
+  }
   loop_->Post(
       [self = shared_from_this(), request, bytes = std::move(bytes), is_error, close_after]() mutable {
         if (self->target_ == nullptr) {

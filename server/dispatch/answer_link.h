@@ -8,6 +8,10 @@
 // shutdown) is dropped by the loop's task queue. Made on the first request of a session that
 // is not answered inline; sessions served only inline never have one.
 //
+// An answer given on the loop thread itself (an upstream's callback, handlers/upstream.h) is
+// delivered at once, with no task: unless the session is inside Handle() then, which must not
+// see its own answers arrive before it returns.
+//
 // Thread rule: Complete() and Misused() from any thread; Cut() and the delivery on the loop
 // thread.
 #ifndef SERVER_DISPATCH_ANSWER_LINK_H_
@@ -17,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "common/event_loop.h"
 #include "handlers/answers.h"
@@ -31,17 +36,21 @@ class LateAnswerTarget {
   // `frame` is the whole reply frame.
   virtual void OnLateAnswer(uint64_t request, std::string frame, bool is_error,
                             bool close_after) = 0;
+  // Handling a request now (an answer given inside Handle() must wait for the next task).
+  virtual bool dispatching() const = 0;
 };
 
 class AnswerLink : public handlers::internal::AnswerSink,
                    public std::enable_shared_from_this<AnswerLink> {
  public:
-  // `discarded` counts the answers that find the target gone, `misuse` the handler's misuses
-  // of its completions; both outlive every task posted to `loop` (they are the worker's).
+  // On the loop thread. `discarded` counts the answers that find the target gone, `misuse` the
+  // handler's misuses of its completions; both outlive every task posted to `loop` (they are
+  // the worker's).
   AnswerLink(LateAnswerTarget* target, std::shared_ptr<common::TaskQueue> loop,
              uint32_t max_frame_bytes, Counter* discarded, Counter* misuse)
       : target_(target),
         loop_(std::move(loop)),
+        loop_thread_(std::this_thread::get_id()),
         max_frame_bytes_(max_frame_bytes),
         discarded_(discarded),
         misuse_(misuse) {}
@@ -62,6 +71,7 @@ class AnswerLink : public handlers::internal::AnswerSink,
   LateAnswerTarget* target_;  // loop thread only; null once cut
   std::atomic<bool> cut_{false};  // the same, for other threads
   const std::shared_ptr<common::TaskQueue> loop_;
+  const std::thread::id loop_thread_;  // made on the loop thread
   const uint32_t max_frame_bytes_;
   Counter* const discarded_;
   Counter* const misuse_;

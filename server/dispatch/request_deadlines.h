@@ -13,9 +13,9 @@
 #define SERVER_DISPATCH_REQUEST_DEADLINES_H_
 
 #include <cstdint>
-#include <map>
 #include <tuple>
 
+#include "absl/container/btree_map.h"
 #include "absl/time/time.h"
 #include "common/event_loop.h"
 
@@ -63,7 +63,7 @@ class RequestDeadlines {
     }
   };
   const int64_t timeout_ns_;  // 0: no timeout
-  std::map<Key, Session*> entries_;
+  absl::btree_map<Key, Session*> entries_;  // a B-tree: no node allocated per request
 };
 
 }  // namespace server

@@ -27,7 +27,9 @@ void Session::Start(handlers::ConnectionInfo info) {
 }
 
 DispatchResult Session::Serve(protocol::FrameDecoder& decoder, const DispatchLimits& limits) {
+  dispatching_ = true;
   DispatchResult result = DispatchFrames(decoder, *handler_, order_, *output_, this, limits);
+  dispatching_ = false;
   decoder.Retain();  // the shared read buffer is about to serve another connection
   if (!decoder.status().ok() && result.stopped != StopReason::kProtocolError) {
     // Retain() could not have the memory for the frame that follows: the stream ends there.

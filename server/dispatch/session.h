@@ -102,6 +102,7 @@ class Session : private LaterAnswers, private LateAnswerTarget {
   void FailDeferred(uint64_t request, const absl::Status& status) override;
   // LateAnswerTarget, for the link.
   void OnLateAnswer(uint64_t request, std::string frame, bool is_error, bool close_after) override;
+  bool dispatching() const override { return dispatching_; }
 
   // Puts an answer in its place and counts what that released. False if the place no longer
   // waits (answered already, timed out, answered at shutdown).
@@ -123,6 +124,7 @@ class Session : private LaterAnswers, private LateAnswerTarget {
   std::shared_ptr<AnswerLink> link_;
   uint64_t offloaded_ = 0;  // the place of the offloaded call not yet returned; 0: none
   bool closed_ = false;
+  bool dispatching_ = false;  // inside DispatchFrames: the handler's Handle() may be running
 };
 
 }  // namespace server

@@ -38,28 +38,57 @@ Pool::Pool(const UpstreamConfig* config, const UpstreamConnection::Env& env,
 
 Pool::~Pool() { Shutdown(); }
 
+uint64_t Pool::NewCall() {
+  uint32_t index;
+  if (!free_.empty()) {
+    index = free_.back();
+    free_.pop_back();
+  } else {
+    index = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+    slots_.back().index = index;
+  }
+  PendingCall& call = slots_[index];
+  call.live = true;
+  ++waiting_;
+  return call.id();
+}
+
+Pool::PendingCall* Pool::Find(uint64_t id) {
+  const uint64_t index = id & 0xffffffffu;
+  if (index >= slots_.size()) return nullptr;
+  PendingCall& call = slots_[index];
+  return call.live && call.generation == (id >> 32) ? &call : nullptr;
+}
+
+common::TimerList<Pool::PendingCall>& Pool::DeadlinesOf(int64_t timeout_ns) {
+  for (auto& d : deadlines_) {
+    if (d->timeout_ns == timeout_ns) return d->calls;
+  }
+  deadlines_.push_back(std::make_unique<Deadlines>());
+  deadlines_.back()->timeout_ns = timeout_ns;
+  return deadlines_.back()->calls;
+}
+
 void Pool::Call(absl::string_view request, const handlers::CallOptions& options,
                 handlers::UpstreamCallback done) {
   const int64_t now = loop_->now_ns();
   config_->counters().calls.fetch_add(1, std::memory_order_relaxed);
-  const uint64_t id = next_id_++;
-  PendingCall& call = calls_[id];
+  const uint64_t id = NewCall();
+  PendingCall& call = *Find(id);
   call.done = std::move(done);
-  call.deadline_ns = now + absl::ToInt64Nanoseconds(options.timeout);
+  call.timeout_ns = std::max<int64_t>(1, absl::ToInt64Nanoseconds(options.timeout));
   call.key = options.hash_key;
   call.retryable = options.retryable;
-  // Kept for a retry; a call that cannot be retried is only kept until its connection
-  // connects (a request never sent may always go elsewhere).
-  call.request = std::string(request);
-  deadlines_.emplace(call.deadline_ns, id);
+  DeadlinesOf(call.timeout_ns).Touch(&call.timer, now);
   budget_.OnCall(now);
   if (shut_down_) {  // no turn ends after this: answered here
     return Answer(id, absl::UnavailableError("the server is stopping"));
   }
-  Place(id, call, now);
+  Place(id, call, request, now);
 }
 
-void Pool::Place(uint64_t id, PendingCall& call, int64_t now_ns) {
+void Pool::Place(uint64_t id, PendingCall& call, absl::string_view request, int64_t now_ns) {
   const int backend = balancer_->Pick(
       call.key,
       [&](int i) {
@@ -78,10 +107,12 @@ void Pool::Place(uint64_t id, PendingCall& call, int64_t now_ns) {
                                          config_->backends()[backend].name)));
   }
   if (!c->has_unsent()) unsent_.push_back(c);
-  c->Send(id, call.request);
-  if (!call.retryable && c->connected()) {  // it will not be sent again
-    call.request = std::string();
-    call.kept = false;
+  c->Send(id, request);
+  // Kept only where it may be sent again: a retryable call, or one whose connection has not
+  // connected yet (a request never sent may go elsewhere).
+  if (!call.kept && (call.retryable || !c->connected())) {
+    call.request = std::string(request);
+    call.kept = true;
   }
   call.connection = c;
   call.tried |= uint64_t{1} << backend;
@@ -148,15 +179,15 @@ void Pool::OnConnected(UpstreamConnection* c) {
 void Pool::OnReply(UpstreamConnection* c, uint64_t id, const protocol::Frame& reply) {
   Backend& b = backends_[c->backend()];
   BackendCounters& counters = *config_->backends()[c->backend()].counters;
-  auto it = calls_.find(id);
-  if (it == calls_.end() || it->second.connection != c) {
+  PendingCall* call = Find(id);
+  if (call == nullptr || call->connection != c) {
     counters.late_replies.fetch_add(1, std::memory_order_relaxed);  // its deadline passed
     return;
   }
-  NotInFlight(it->second);
+  NotInFlight(*call);
   counters.replies.fetch_add(1, std::memory_order_relaxed);
   const int64_t now = loop_->now_ns();
-  counters.latency_us_sum.fetch_add((now - it->second.sent_ns) / 1000, std::memory_order_relaxed);
+  counters.latency_us_sum.fetch_add((now - call->sent_ns) / 1000, std::memory_order_relaxed);
   b.health.OnSuccess(now);
   if (reply.kind == protocol::FrameKind::kError) {
     // The backend's own answer, passed on as it is: not a failure of the backend.
@@ -195,16 +226,16 @@ void Pool::OnFailed(UpstreamConnection* c, UpstreamConnection::Failure failure,
 void Pool::Reroute(std::deque<uint64_t> calls, const absl::Status& why, bool never_sent,
                    int64_t now_ns) {
   for (uint64_t id : calls) {
-    auto it = calls_.find(id);
-    if (it == calls_.end()) continue;  // answered already (its deadline)
-    PendingCall& call = it->second;
+    PendingCall* found = Find(id);
+    if (found == nullptr) continue;  // answered already (its deadline)
+    PendingCall& call = *found;
     if (call.connection != nullptr) NotInFlight(call);
     const bool may_retry = (call.retryable || never_sent) && call.kept &&
-                           call.attempts < options_.max_attempts && now_ns < call.deadline_ns &&
-                           !shut_down_;
+                           call.attempts < options_.max_attempts &&
+                           now_ns < call.timer.started() + call.timeout_ns && !shut_down_;
     if (may_retry && budget_.TryRetry(now_ns)) {
       config_->counters().retries.fetch_add(1, std::memory_order_relaxed);
-      Place(id, call, now_ns);
+      Place(id, call, call.request, now_ns);
       continue;
     }
     if (may_retry) config_->counters().retries_refused.fetch_add(1, std::memory_order_relaxed);
@@ -258,35 +289,47 @@ void Pool::ChargeFailure(int backend, int64_t now_ns) {
 }
 
 void Pool::Answer(uint64_t id, absl::StatusOr<std::string> reply) {
-  auto it = calls_.find(id);
-  if (it == calls_.end()) return;
-  handlers::UpstreamCallback done = std::move(it->second.done);
-  deadlines_.erase({it->second.deadline_ns, id});
-  calls_.erase(it);
-  done(std::move(reply));  // may call again: nothing of `it` is used after this
+  PendingCall* call = Find(id);
+  if (call == nullptr) return;
+  handlers::UpstreamCallback done = std::move(call->done);
+  common::TimerList<PendingCall>::Remove(&call->timer);
+  call->live = false;
+  ++call->generation;
+  call->request = std::string();
+  call->kept = false;
+  call->tried = 0;
+  call->attempts = 0;
+  call->connection = nullptr;
+  free_.push_back(static_cast<uint32_t>(id & 0xffffffffu));
+  --waiting_;
+  done(std::move(reply));  // may call again, reusing the slot: nothing of it is used after this
 }
 
 void Pool::Unplaced(uint64_t id, absl::Status why) { unplaced_.emplace_back(id, std::move(why)); }
 
 void Pool::OnTurnEnd(int64_t now_ns) {
   // Deadlines first: a call past its deadline is not sent now.
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now_ns) {
-    const uint64_t id = deadlines_.begin()->second;
-    auto it = calls_.find(id);
-    if (it != calls_.end() && it->second.connection != nullptr) {
-      const int backend = it->second.connection->backend();
-      NotInFlight(it->second);  // its reply, if it comes, is late
+  // Indexed: a callback may call again, with a timeout not seen before. A call made now is
+  // not due now (timeouts are at least 1 ns).
+  for (size_t i = 0; i < deadlines_.size(); ++i) {
+    Deadlines& d = *deadlines_[i];
+    while (common::TimerHook<PendingCall>* oldest = d.calls.Oldest()) {
+      if (oldest->started() + d.timeout_ns > now_ns) break;
+      PendingCall& call = *oldest->owner();
+      config_->counters().timeouts.fetch_add(1, std::memory_order_relaxed);
+      if (call.connection == nullptr) {
+        Answer(call.id(), absl::DeadlineExceededError(absl::StrCat(
+                              "upstream ", options_.name, ": no backend took the call in time")));
+        continue;
+      }
+      const int backend = call.connection->backend();
+      NotInFlight(call);  // its reply, if it comes, is late
       config_->backends()[backend].counters->errors_timeout.fetch_add(1,
                                                                      std::memory_order_relaxed);
-      config_->counters().timeouts.fetch_add(1, std::memory_order_relaxed);
-      Answer(id, absl::DeadlineExceededError(absl::StrCat(
-                     "upstream ", options_.name, ": no reply from ",
-                     config_->backends()[backend].name, " in time")));
+      Answer(call.id(), absl::DeadlineExceededError(
+                            absl::StrCat("upstream ", options_.name, ": no reply from ",
+                                         config_->backends()[backend].name, " in time")));
       ChargeFailure(backend, now_ns);
-    } else {
-      config_->counters().timeouts.fetch_add(1, std::memory_order_relaxed);
-      Answer(id, absl::DeadlineExceededError(
-                     absl::StrCat("upstream ", options_.name, ": no backend took the call in time")));
     }
   }
   for (Backend& b : backends_) {
@@ -299,17 +342,16 @@ void Pool::OnTurnEnd(int64_t now_ns) {
                                   absl::UnavailableError("connect timed out"));  // erases it
     }
   }
-  // Answers that callbacks cause may place more: loop until nothing is left.
-  while (!unplaced_.empty() || !unsent_.empty()) {
-    std::vector<UpstreamConnection*> unsent = std::exchange(unsent_, {});
-    for (UpstreamConnection* c : unsent) c->Flush();  // may fail: OnFailed forgets it
-    std::vector<std::pair<uint64_t, absl::Status>> unplaced = std::exchange(unplaced_, {});
-    for (auto& [id, why] : unplaced) {
-      if (absl::IsUnavailable(why)) {
-        config_->counters().unavailable.fetch_add(1, std::memory_order_relaxed);
-      }
-      Answer(id, std::move(why));
+  // What the callbacks run here send or fail waits for the next turn (NextDeadlineNs() is 0
+  // then): a callback that calls again on every failure cannot hold the loop.
+  std::vector<UpstreamConnection*> unsent = std::exchange(unsent_, {});
+  for (UpstreamConnection* c : unsent) c->Flush();  // may fail: OnFailed forgets it
+  std::vector<std::pair<uint64_t, absl::Status>> unplaced = std::exchange(unplaced_, {});
+  for (auto& [id, why] : unplaced) {
+    if (absl::IsUnavailable(why)) {
+      config_->counters().unavailable.fetch_add(1, std::memory_order_relaxed);
     }
+    Answer(id, std::move(why));
   }
   closed_.erase(std::remove_if(closed_.begin(), closed_.end(),
                                [](const std::unique_ptr<UpstreamConnection>& c) {
@@ -320,7 +362,12 @@ void Pool::OnTurnEnd(int64_t now_ns) {
 
 int64_t Pool::NextDeadlineNs() const {
   if (!unplaced_.empty() || !unsent_.empty()) return 0;
-  int64_t next = deadlines_.empty() ? common::EventLoop::kNoDeadline : deadlines_.begin()->first;
+  int64_t next = common::EventLoop::kNoDeadline;
+  for (const auto& d : deadlines_) {
+    if (const common::TimerHook<PendingCall>* oldest = d->calls.Oldest()) {
+      next = std::min(next, oldest->started() + d->timeout_ns);
+    }
+  }
   for (const Backend& b : backends_) {
     for (const auto& entry : b.connecting) next = std::min(next, entry.second);
   }
@@ -338,9 +385,10 @@ void Pool::Shutdown() {
   }
   unsent_.clear();
   for (auto& c : owned) closed_.push_back(std::move(c));
-  while (!calls_.empty()) {
-    if (calls_.begin()->second.connection != nullptr) NotInFlight(calls_.begin()->second);
-    Answer(calls_.begin()->first,
+  for (PendingCall& call : slots_) {
+    if (!call.live) continue;
+    if (call.connection != nullptr) NotInFlight(call);
+    Answer(call.id(),
            absl::UnavailableError(absl::StrCat("upstream ", options_.name, ": shutting down")));
   }
   unplaced_.clear();
