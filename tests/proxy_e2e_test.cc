@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "client/client.h"
 #include "gmock/gmock.h"
+#include "httplib.h"
 #include "gtest/gtest.h"
 #include "tests/server_process.h"
 #include "tests/test_util.h"
@@ -295,6 +296,53 @@ TEST(ProxyE2eTest, ADrainAnswersTheCallsInFlight) {
   proxy.Signal(SIGTERM);
   EXPECT_EQ(PayloadOf(c->Receive()), "300");
   EXPECT_EQ(proxy.Wait(), 0);
+}
+
+std::string Metrics(int admin_port) {
+  httplib::Client http("127.0.0.1", admin_port);
+  http.set_read_timeout(10);
+  httplib::Result result = http.Get("/metrics");
+  return result ? result->body : "";
+}
+
+// A port nothing listens on: connects to it are refused.
+int DeadPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), length);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+TEST(ProxyE2eTest, MetricsCountCallsRetriesAndFailuresPerBackend) {
+  std::vector<ServerProcess> live = StartBackends(1, {"--handler=echo"});
+  const int dead = DeadPort();
+  ServerProcess proxy = StartProxy({live[0].port(), dead},
+                                   {"--proxy_retry=none", "--admin_port=0", "--workers=1"});
+  auto c = ConnectTo(proxy.port());
+  ASSERT_NE(c, nullptr);
+  const std::string dead_backend = absl::StrCat("backend=\"127.0.0.1:", dead, "\"");
+  int calls = 0;
+  // Until the dead one is ejected; every call answered (never sent to the dead one: retried).
+  ASSERT_TRUE(WaitUntil([&] {
+    ++calls;
+    EXPECT_EQ(PayloadOf(c->Call("x")), "x");
+    return absl::StrContains(Metrics(proxy.admin_port()),
+                             "tcp_server_upstream_backend_ejections_total{upstream=\"proxy\"," +
+                                 dead_backend + "} 1");
+  }, absl::Seconds(20)));
+  const std::string page = Metrics(proxy.admin_port());
+  EXPECT_THAT(page, HasSubstr(absl::StrCat("tcp_server_upstream_calls_total{upstream=\"proxy\"} ",
+                                           calls)));
+  EXPECT_THAT(page, HasSubstr("tcp_server_upstream_backend_errors_total{upstream=\"proxy\"," +
+                              dead_backend + ",kind=\"connect\"} 5"));
+  EXPECT_THAT(page, HasSubstr(absl::StrCat("tcp_server_upstream_backend_replies_total{upstream=\"proxy\",backend=\"127.0.0.1:",
+                                           live[0].port(), "\"} ", calls)));
+  EXPECT_THAT(page, HasSubstr("tcp_server_upstream_backend_latency_seconds_bucket{upstream=\"proxy\""));
 }
 
 TEST(ProxyE2eTest, BadFlagsExitTwoNamingTheFlag) {

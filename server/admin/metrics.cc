@@ -1,6 +1,9 @@
 #include "server/admin/metrics.h"
 
+#include <atomic>
 #include <cmath>
+#include <functional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -69,10 +72,113 @@ constexpr WorkerCounter kWorkerCounters[] = {
      &WorkerStats::replies_discarded},
 };
 
+
+// Histogram samples of `buckets` (non-cumulative counts) under `labels`.
+void Histogram(Page& page, const std::string& name, const std::string& labels,
+               const LatencyBuckets& buckets) {
+  const auto counts = buckets.Counts();
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < counts.size(); ++b) {
+    cumulative += counts[b];
+    const std::string le = b < LatencyBuckets::kBoundsSeconds.size()
+                               ? absl::StrFormat("%g", LatencyBuckets::kBoundsSeconds[b])
+                               : "+Inf";
+    page.Sample(name + "_bucket", absl::StrCat(labels, ",le=\"", le, "\""),
+                static_cast<double>(cumulative));
+  }
+  page.Sample(name + "_sum", labels, buckets.SumSeconds());
+  page.Sample(name + "_count", labels, static_cast<double>(cumulative));
+}
+
+// Per upstream and backend (server/upstream/upstream_config.h), summed over the workers.
+void UpstreamFamilies(Page& page, const std::string& p, const upstream::Upstreams& upstreams) {
+  using upstream::BackendCounters;
+  using upstream::UpstreamCounters;
+  auto value = [](const std::atomic<int64_t>& v) {
+    return static_cast<double>(v.load(std::memory_order_relaxed));
+  };
+  const std::string u = p + "upstream_";
+  struct PerUpstream {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::atomic<int64_t> UpstreamCounters::*counter;
+  };
+  for (const PerUpstream& f : {
+           PerUpstream{"calls_total", "counter", "Calls made by handlers.", &UpstreamCounters::calls},
+           PerUpstream{"retries_total", "counter", "Calls sent again to another backend.",
+                       &UpstreamCounters::retries},
+           PerUpstream{"retries_refused_total", "counter",
+                       "Retries the retry budget refused (the call failed instead).",
+                       &UpstreamCounters::retries_refused},
+           PerUpstream{"unavailable_total", "counter",
+                       "Calls answered UNAVAILABLE (no backend, or the connection failed).",
+                       &UpstreamCounters::unavailable},
+           PerUpstream{"timeouts_total", "counter", "Calls answered DEADLINE_EXCEEDED.",
+                       &UpstreamCounters::timeouts}}) {
+    page.Family(u + f.name, f.type, f.help);
+    for (size_t i = 0; i < upstreams.size(); ++i) {
+      const upstream::UpstreamConfig& config = upstreams.config(i);
+      page.Sample(u + f.name, absl::StrCat("upstream=", Quote(config.options().name)),
+                  value(config.counters().*f.counter));
+    }
+  }
+  struct PerBackend {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::atomic<int64_t> BackendCounters::*counter;
+  };
+  auto for_each_backend = [&](const std::function<void(const std::string& labels,
+                                                       const BackendCounters&)>& f) {
+    for (size_t i = 0; i < upstreams.size(); ++i) {
+      const upstream::UpstreamConfig& config = upstreams.config(i);
+      for (const upstream::UpstreamConfig::Backend& b : config.backends()) {
+        f(absl::StrCat("upstream=", Quote(config.options().name), ",backend=", Quote(b.name)),
+          *b.counters);
+      }
+    }
+  };
+  for (const PerBackend& f : {
+           PerBackend{"backend_calls_total", "counter", "Attempts sent to the backend.",
+                      &BackendCounters::calls},
+           PerBackend{"backend_replies_total", "counter", "Replies from the backend in time.",
+                      &BackendCounters::replies},
+           PerBackend{"backend_late_replies_total", "counter",
+                      "Replies that came after their call's deadline (discarded).",
+                      &BackendCounters::late_replies},
+           PerBackend{"backend_ejections_total", "counter",
+                      "Times the backend was ejected after consecutive failures.",
+                      &BackendCounters::ejections},
+           PerBackend{"backend_connections", "gauge", "Connections open or connecting to it.",
+                      &BackendCounters::open_connections},
+           PerBackend{"backend_in_flight", "gauge", "Calls sent to it, not yet answered.",
+                      &BackendCounters::in_flight}}) {
+    page.Family(u + f.name, f.type, f.help);
+    for_each_backend([&](const std::string& labels, const BackendCounters& c) {
+      page.Sample(u + f.name, labels, value(c.*f.counter));
+    });
+  }
+  page.Family(u + "backend_errors_total", "counter", "Failures of the backend, by kind.");
+  for_each_backend([&](const std::string& labels, const BackendCounters& c) {
+    for (const auto& [kind, counter] :
+         {std::pair{"connect", &c.errors_connect}, std::pair{"reset", &c.errors_reset},
+          std::pair{"bad_reply", &c.errors_bad_reply}, std::pair{"timeout", &c.errors_timeout}}) {
+      page.Sample(u + "backend_errors_total", absl::StrCat(labels, ",kind=\"", kind, "\""),
+                  value(*counter));
+    }
+  });
+  page.Family(u + "backend_latency_seconds", "histogram",
+              "From sending a call to its reply, per backend.");
+  for_each_backend([&](const std::string& labels, const BackendCounters& c) {
+    Histogram(page, u + "backend_latency_seconds", labels, c.latency);
+  });
+}
+
 }  // namespace
 
 std::string PrometheusText(const ServerStats& stats, const ServerInfo& info,
-                           const ProcessStats& process) {
+                           const ProcessStats& process, const upstream::Upstreams* upstreams) {
   Page page;
   const std::string p = kPrefix;
   auto worker_label = [](int i) { return absl::StrCat("worker=\"", i, "\""); };
@@ -161,19 +267,7 @@ std::string PrometheusText(const ServerStats& stats, const ServerInfo& info,
   page.Family(latency, "histogram",
               "Time from the read of a request to the write of its reply (docs/stats.md).");
   for (int i = 0; i < stats.workers(); ++i) {
-    const LatencyBuckets& buckets = stats.worker(i).latency_buckets;
-    const auto counts = buckets.Counts();
-    uint64_t cumulative = 0;
-    for (size_t b = 0; b < counts.size(); ++b) {
-      cumulative += counts[b];
-      const std::string le = b < LatencyBuckets::kBoundsSeconds.size()
-                                 ? absl::StrFormat("%g", LatencyBuckets::kBoundsSeconds[b])
-                                 : "+Inf";
-      page.Sample(latency + "_bucket", absl::StrCat(worker_label(i), ",le=\"", le, "\""),
-                  static_cast<double>(cumulative));
-    }
-    page.Sample(latency + "_sum", worker_label(i), buckets.SumSeconds());
-    page.Sample(latency + "_count", worker_label(i), static_cast<double>(cumulative));
+    Histogram(page, latency, worker_label(i), stats.worker(i).latency_buckets);
   }
 
   page.Family(p + "handler_events_total", "counter", "Counters registered by handlers.");
@@ -183,6 +277,7 @@ std::string PrometheusText(const ServerStats& stats, const ServerInfo& info,
                     absl::StrCat("handler=", Quote(handler), ",name=", Quote(name)),
                     static_cast<double>(value));
       });
+  if (upstreams != nullptr && upstreams->size() > 0) UpstreamFamilies(page, p, *upstreams);
   return page.Take();
 }
 

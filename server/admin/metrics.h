@@ -2,7 +2,8 @@
 //
 // Every family has # HELP and # TYPE lines; counters end in _total; request latency is a
 // histogram (_bucket{le=...}, _sum, _count) that sums across workers and servers; per-worker
-// series carry a `worker` label, handler counters a `handler` label. docs/operations.md lists
+// series carry a `worker` label, handler counters a `handler` label, upstream series an
+// `upstream` label and, per backend, a `backend` label. docs/operations.md lists
 // every metric.
 //
 //   std::string page = PrometheusText(stats, info, ReadProcessStats());
@@ -15,6 +16,7 @@
 
 #include "server/admin/process_stats.h"
 #include "server/stats/stats.h"
+#include "server/upstream/upstreams.h"
 
 namespace server {
 
@@ -26,8 +28,10 @@ struct ServerInfo {
   std::vector<std::pair<std::string, int64_t>> limits;      // e.g. {"max_connections", 10000}
 };
 
+// `upstreams` (may be null): the services' upstreams, per upstream and backend.
 std::string PrometheusText(const ServerStats& stats, const ServerInfo& info,
-                           const ProcessStats& process);
+                           const ProcessStats& process,
+                           const upstream::Upstreams* upstreams = nullptr);
 
 }  // namespace server
 

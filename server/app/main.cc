@@ -191,7 +191,8 @@ int main(int argc, char** argv) {
   std::atomic<bool> ready{true};  // accepting; /readyz
   server::AdminServer admin(
       {.metrics = [&] {
-         return server::PrometheusText(server.stats(), info, server::ReadProcessStats());
+         return server::PrometheusText(server.stats(), info, server::ReadProcessStats(),
+                                       &server.upstreams());
        },
        .stats = [&] { return handlers::StatsText(server.stats().Snapshot()); },
        .ready = [&] { return ready.load(); }});

@@ -89,22 +89,24 @@ void Pool::Call(absl::string_view request, const handlers::CallOptions& options,
 }
 
 void Pool::Place(uint64_t id, PendingCall& call, absl::string_view request, int64_t now_ns) {
-  const int backend = balancer_->Pick(
-      call.key,
-      [&](int i) {
-        return !Tried(call.tried, i) && !backends_[i].health.ejected(now_ns) && HasRoom(i, now_ns);
-      },
-      [&](int i) { return backends_[i].in_flight; });
-  if (backend < 0) {
-    return Unplaced(id, absl::UnavailableError(absl::StrCat(
-                            "upstream ", options_.name,
-                            ": no backend can take the call (ejected, full, or tried)")));
-  }
-  UpstreamConnection* c = ConnectionFor(backend, now_ns);
-  if (c == nullptr) {
-    return Unplaced(id, absl::UnavailableError(
-                            absl::StrCat("upstream ", options_.name, ": cannot connect to ",
-                                         config_->backends()[backend].name)));
+  UpstreamConnection* c = nullptr;
+  int backend = -1;
+  while (c == nullptr) {
+    backend = balancer_->Pick(
+        call.key,
+        [&](int i) {
+          return !Tried(call.tried, i) && !backends_[i].health.ejected(now_ns) &&
+                 HasRoom(i, now_ns);
+        },
+        [&](int i) { return backends_[i].in_flight; });
+    if (backend < 0) {
+      return Unplaced(id, absl::UnavailableError(absl::StrCat(
+                              "upstream ", options_.name,
+                              ": no backend can take the call (ejected, full, or tried)")));
+    }
+    c = ConnectionFor(backend, now_ns);
+    // A connect refused at once: the next backend, as if this one had been tried.
+    if (c == nullptr) call.tried |= uint64_t{1} << backend;
   }
   if (!c->has_unsent()) unsent_.push_back(c);
   c->Send(id, request);
@@ -157,8 +159,8 @@ UpstreamConnection* Pool::ConnectionFor(int backend, int64_t now_ns) {
                               << opened.status().message();
     where.counters->errors_connect.fetch_add(1, std::memory_order_relaxed);
     b.next_connect_ns = now_ns + absl::ToInt64Nanoseconds(b.reconnect.Next());
-    ChargeFailure(backend, now_ns);
-    return best;
+    ChargeFailure(backend, now_ns);  // may eject it, closing `best`: the call goes elsewhere
+    return nullptr;
   }
   UpstreamConnection* c = opened->get();
   owned_.push_back(*std::move(opened));
@@ -187,7 +189,7 @@ void Pool::OnReply(UpstreamConnection* c, uint64_t id, const protocol::Frame& re
   NotInFlight(*call);
   counters.replies.fetch_add(1, std::memory_order_relaxed);
   const int64_t now = loop_->now_ns();
-  counters.latency_us_sum.fetch_add((now - call->sent_ns) / 1000, std::memory_order_relaxed);
+  counters.latency.Record(absl::Nanoseconds(now - call->sent_ns), 1);
   b.health.OnSuccess(now);
   if (reply.kind == protocol::FrameKind::kError) {
     // The backend's own answer, passed on as it is: not a failure of the backend.

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "handlers/upstream.h"
+#include "server/stats/stats.h"
 #include "server/upstream/policy/balancer.h"
 #include "server/upstream/upstream_connection.h"
 
@@ -33,7 +34,7 @@ struct BackendCounters {
   std::atomic<int64_t> ejections{0};
   std::atomic<int64_t> open_connections{0}; // gauge: connected or connecting
   std::atomic<int64_t> in_flight{0};        // gauge: calls sent, not yet answered
-  std::atomic<int64_t> latency_us_sum{0};   // over `replies`
+  LatencyBuckets latency;                   // from the send to the reply, of `replies`
 };
 
 struct UpstreamCounters {
