@@ -181,6 +181,35 @@ HandlerCounter* TestStartContext::AddCounter(absl::string_view name) {
   return counter.get();
 }
 
+absl::StatusOr<Upstream*> TestStartContext::AddUpstream(const UpstreamOptions& options) {
+  auto it = upstreams_.find(options.name);
+  if (it == upstreams_.end()) {
+    return absl::NotFoundError(absl::StrCat("upstream '", options.name,
+                                            "': the test added none (AddTestUpstream)"));
+  }
+  declared_[options.name] = options;
+  return it->second;
+}
+
+void TestStartContext::AddTestUpstream(absl::string_view name, Upstream* upstream) {
+  upstreams_[std::string(name)] = upstream;
+}
+
+const UpstreamOptions* TestStartContext::upstream_options(absl::string_view name) const {
+  auto it = declared_.find(name);
+  return it == declared_.end() ? nullptr : &it->second;
+}
+
+void TestUpstream::Call(absl::string_view request, const CallOptions& options,
+                        UpstreamCallback done) {
+  calls_.push_back({std::string(request), options, std::move(done)});
+}
+
+void TestUpstream::Answer(size_t n, absl::StatusOr<std::string> reply) {
+  UpstreamCallback done = std::move(calls_.at(n).done);
+  if (done) done(std::move(reply));
+}
+
 const HandlerCounter* TestStartContext::counter(absl::string_view name) const {
   auto it = counters_.find(name);
   return it == counters_.end() ? nullptr : it->second.get();

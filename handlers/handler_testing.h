@@ -25,6 +25,7 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -34,6 +35,7 @@
 #include "handlers/handler.h"
 #include "handlers/registry.h"
 #include "handlers/service.h"
+#include "handlers/upstream.h"
 
 namespace handlers {
 
@@ -77,8 +79,40 @@ class TestConnection {
   size_t next_ = 0;
 };
 
+// An upstream (upstream.h) for a handler's tests: it records each call, and the test answers
+// them when it chooses, on its own thread, as the server's loop would (never inside Call()).
+//
+//   TestUpstream backend;
+//   TestStartContext context;
+//   context.AddTestUpstream("cache", &backend);   // what AddUpstream({.name = "cache"}) gets
+//   ...
+//   EXPECT_EQ(connection.Send("GET a"), TestConnection::How::kLater);
+//   EXPECT_EQ(backend.request(0), "GET a");
+//   backend.Answer(0, "+1");                       // runs the handler's callback now
+//
+// Thread rule: one thread (the test's).
+class TestUpstream : public Upstream {
+ public:
+  void Call(absl::string_view request, const CallOptions& options,
+            UpstreamCallback done) override;
+  size_t calls() const { return calls_.size(); }
+  const std::string& request(size_t n) const { return calls_.at(n).request; }
+  const CallOptions& options(size_t n) const { return calls_.at(n).options; }
+  // Runs call `n`'s callback with `reply` (once; later answers to it are ignored).
+  void Answer(size_t n, absl::StatusOr<std::string> reply);
+
+ private:
+  struct Recorded {
+    std::string request;
+    CallOptions options;
+    UpstreamCallback done;
+  };
+  std::vector<Recorded> calls_;
+};
+
 // A StartContext for a test that starts a Service (service.h): it owns the counters the service
-// adds, found by name, and offers `budget` (default: none) as the memory budget.
+// adds, found by name, offers `budget` (default: none) as the memory budget, and answers
+// AddUpstream() with the upstream added here under that name (NotFound otherwise).
 //
 //   TestStartContext context;
 //   ASSERT_TRUE(service->Start(context).ok());
@@ -88,12 +122,19 @@ class TestStartContext : public StartContext {
   explicit TestStartContext(MemoryAccount* budget = nullptr) : budget_(budget) {}
   HandlerCounter* AddCounter(absl::string_view name) override;
   MemoryAccount* memory_budget() override { return budget_; }
+  absl::StatusOr<Upstream*> AddUpstream(const UpstreamOptions& options) override;
   // The counter the service added as `name`, or null.
   const HandlerCounter* counter(absl::string_view name) const;
+  // What AddUpstream() returns for an upstream named `name`.
+  void AddTestUpstream(absl::string_view name, Upstream* upstream);
+  // The options the service declared the upstream `name` with, or null.
+  const UpstreamOptions* upstream_options(absl::string_view name) const;
 
  private:
   MemoryAccount* const budget_;
   std::map<std::string, std::unique_ptr<HandlerCounter>, std::less<>> counters_;
+  std::map<std::string, Upstream*, std::less<>> upstreams_;
+  std::map<std::string, UpstreamOptions, std::less<>> declared_;
 };
 
 // Runs one request through `handler` as the server would and returns its reply's payload (or

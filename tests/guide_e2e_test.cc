@@ -1,8 +1,11 @@
 // The server built by docs/writing-a-handler.md's last step (server_binary with the guide's
-// rot13 and resolve, default_handler = "rot13"), taken from the guide's own code blocks: it
-// serves rot13 without --handler, resolve on handler threads with its own flag and counter, and
-// its --stats_port works although the guide never names the stats handler.
+// rot13, resolve and shout, default_handler = "rot13"), taken from the guide's own code blocks:
+// it serves rot13 without --handler, resolve on handler threads with its own flag and counter,
+// shout through an upstream, and its --stats_port works although the guide never names the
+// stats handler.
 #include <signal.h>
+
+#include "absl/strings/str_cat.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -63,6 +66,23 @@ TEST(GuideE2eTest, ServesTheBlockingResolveHandlerWithItsFlagAndCounter) {
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->at("handler_resolve_lookups"), 2);
   EXPECT_EQ(stats->at("requests_answered_later"), 2);
+}
+
+// Step 6: shout in front of an uppercase server (the project's own), through its upstream.
+TEST(GuideE2eTest, ServesShoutThroughAnUpstreamUppercaseServer) {
+  ServerProcess uppercase = ServerProcess::Start({"--handler=uppercase", "--workers=1"}).value();
+  ServerProcess server =
+      ServerProcess::Start({"--handler=shout", absl::StrCat("--shout_backends=127.0.0.1:",
+                                                           uppercase.port())},
+                           kGuideServer)
+          .value();
+  EXPECT_EQ(CallOnce(server.port(), "hey"), "HEY!");
+  auto c = ConnectTo(server.port());
+  ASSERT_NE(c, nullptr);
+  for (const char* word : {"one", "two", "three"}) ASSERT_TRUE(c->Send(word).ok());
+  for (const char* loud : {"ONE!", "TWO!", "THREE!"}) EXPECT_EQ(PayloadOf(c->Receive()), loud);
+  EXPECT_EQ((*uppercase.Stats())["requests_answered_later"], 0) << "uppercase answers at once";
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
 }
 
 TEST(GuideE2eTest, ABadHandlerFlagExitsTwoNamingIt) {
