@@ -24,7 +24,9 @@ bool ReplyOrder::IsWaiting(uint64_t id) const {
 std::vector<ReplyOrder::Waiting> ReplyOrder::WaitingPlaces() const {
   std::vector<Waiting> waiting;
   for (size_t i = head_; i < places_.size(); ++i) {
-    if (!places_[i].ready) waiting.push_back({places_[i].id, places_[i].started_ns});
+    if (!places_[i].ready) {
+      waiting.push_back({places_[i].id, places_[i].started_ns, places_[i].tag});
+    }
   }
   return waiting;
 }

@@ -51,10 +51,16 @@ class ReplyOrder {
   struct Waiting {
     uint64_t id;
     int64_t started_ns;
+    uint64_t tag;
   };
   std::vector<Waiting> WaitingPlaces() const;
   // True if place `id` is still waiting for its answer.
   bool IsWaiting(uint64_t id) const;
+  // A number the owner keeps with a waiting place (its deadline's ticket); 0 if not waiting.
+  uint64_t tag(uint64_t id) const { return IsWaiting(id) ? places_[head_ + (id - front().id)].tag : 0; }
+  void set_tag(uint64_t id, uint64_t tag) {
+    if (IsWaiting(id)) at(id).tag = tag;
+  }
 
  private:
   struct Place {
@@ -62,6 +68,7 @@ class ReplyOrder {
     bool ready;
     std::string frame;
     int64_t started_ns;
+    uint64_t tag = 0;
   };
   int Release();  // moves the ready places at the front to the output; returns how many
 

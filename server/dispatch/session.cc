@@ -59,8 +59,9 @@ DispatchResult Session::Serve(protocol::FrameDecoder& decoder, const DispatchLim
 
 bool Session::Place(uint64_t request, std::string frame, bool is_error, int64_t* started_ns) {
   int released = 0;
+  const uint64_t ticket = order_.tag(request);
   if (!order_.Fill(request, std::move(frame), &released, started_ns)) return false;
-  services_->deadlines->Remove(id_, request, *started_ns);
+  services_->deadlines->Remove(ticket);
   services_->stats->frames_out.Add(released);
   if (is_error) services_->stats->handler_errors.Add(1);
   return true;
@@ -101,7 +102,7 @@ void Session::Close() {
   if (closed_) return;
   closed_ = true;
   for (const ReplyOrder::Waiting& waiting : order_.WaitingPlaces()) {
-    services_->deadlines->Remove(id_, waiting.id, waiting.started_ns);
+    services_->deadlines->Remove(waiting.tag);
   }
   // Answers held in order behind one still waiting are lost with the connection; the waiting
   // ones are counted when their answers arrive (the link finds the session gone).
@@ -121,7 +122,7 @@ const std::shared_ptr<AnswerLink>& Session::Link() {
 
 uint64_t Session::TakePlace() {
   const uint64_t id = order_.Reserve(now_ns());
-  services_->deadlines->Add(this, id_, id, now_ns());
+  order_.set_tag(id, services_->deadlines->Add(this, id, now_ns()));
   return id;
 }
 

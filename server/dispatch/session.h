@@ -39,7 +39,7 @@
 
 namespace server {
 
-class Session : private LaterAnswers, private LateAnswerTarget {
+class Session : public RequestDeadlines::Holder, private LaterAnswers, private LateAnswerTarget {
  public:
   // What a worker lends its sessions; not owned, outlives them.
   struct Services {
@@ -103,6 +103,8 @@ class Session : private LaterAnswers, private LateAnswerTarget {
   // LateAnswerTarget, for the link.
   void OnLateAnswer(uint64_t request, std::string frame, bool is_error, bool close_after) override;
   bool dispatching() const override { return dispatching_; }
+  // RequestDeadlines::Holder.
+  void Retag(uint64_t id, uint64_t ticket) override { order_.set_tag(id, ticket); }
 
   // Puts an answer in its place and counts what that released. False if the place no longer
   // waits (answered already, timed out, answered at shutdown).

@@ -73,8 +73,8 @@ TEST_F(SessionTest, AnswerWaitingPutsAnErrorFrameInItsPlace) {
   // The request's id, as the worker learns it: from its deadline.
   std::vector<uint64_t> due;
   deadlines_.Expire(common::EventLoop::kNoDeadline - 1,
-                    [&](Session* s, uint64_t id) {
-                      EXPECT_EQ(s, session_.get());
+                    [&](RequestDeadlines::Holder* s, uint64_t id) {
+                      EXPECT_EQ(s, static_cast<RequestDeadlines::Holder*>(session_.get()));
                       due.push_back(id);
                     });
   ASSERT_EQ(due.size(), 1u);

@@ -12,7 +12,8 @@ LateAnswers::LateAnswers(const ServerOptions& options, common::EventLoop* loop,
       services_{loop, context, pool, &deadlines_, budget, stats, options.max_frame_bytes, log} {}
 
 void LateAnswers::ExpireDue(int64_t now_ns) {
-  deadlines_.Expire(now_ns, [this](Session* session, uint64_t request) {
+  deadlines_.Expire(now_ns, [this](RequestDeadlines::Holder* holder, uint64_t request) {
+    Session* session = static_cast<Session*>(holder);  // the only holders are sessions
     services_.stats->handler_timeouts.Add(1);
     session->AnswerWaiting(
         request, absl::DeadlineExceededError(absl::StrCat(
