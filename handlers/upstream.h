@@ -56,6 +56,14 @@ struct UpstreamOptions {
   int max_attempts = 3;                // a retryable call: the first try and two retries
   double retry_ratio = 0.2;            // retries at most this share of calls over 10 s...
   int retry_floor = 100;               // ...plus this many, whatever the traffic
+  // TLS to every backend (docs/tls.md): the CAs that may sign their certificates (empty: the
+  // system's), this server's own certificate and key for mutual TLS (optional), and the name
+  // their certificates must carry, sent as SNI (empty: not checked).
+  bool tls = false;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_server_name;
 };
 
 struct CallOptions {

@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "tests/server_process.h"
 #include "tests/test_util.h"
+#include "tests/tls_test_util.h"
 
 namespace tests {
 namespace {
@@ -345,11 +346,42 @@ TEST(ProxyE2eTest, MetricsCountCallsRetriesAndFailuresPerBackend) {
   EXPECT_THAT(page, HasSubstr("tcp_server_upstream_backend_latency_seconds_bucket{upstream=\"proxy\""));
 }
 
+// TLS to the backend: the proxy checks the backend's certificate against the CA and the name,
+// and presents its own where the backend asks for one (mutual TLS).
+TEST(ProxyE2eTest, ReachesATlsBackendWithMutualTls) {
+  ServerProcess backend = StartTls("echo", /*mutual=*/true);
+  const std::vector<std::string> tls = {
+      "--proxy_tls", "--proxy_tls_ca=" + Cert("ca.pem"), "--proxy_tls_server_name=localhost",
+      "--proxy_tls_cert=" + Cert("client.pem"), "--proxy_tls_key=" + Cert("client.key")};
+  ServerProcess proxy = StartProxy({backend.port()}, tls);
+  auto c = ConnectTo(proxy.port());
+  ASSERT_NE(c, nullptr);
+  std::vector<std::string> requests;
+  for (int i = 0; i < 50; ++i) requests.push_back(absl::StrCat("secret ", i));
+  EXPECT_EQ(Pipeline(*c, requests), requests);
+  EXPECT_EQ(TlsStats(backend, *ClientContext("client"))["tls_handshakes"], 1 + 2)
+      << "one per proxy connection (2 workers) and the stats query's own";
+}
+
+TEST(ProxyE2eTest, ABackendWhoseCertificateDoesNotVerifyIsNeverSentARequest) {
+  ServerProcess backend = StartTls("echo", /*mutual=*/false);
+  // The certificate is for "localhost": a proxy that expects another name refuses it.
+  ServerProcess proxy = StartProxy({backend.port()}, {"--proxy_tls", "--proxy_tls_ca=" + Cert("ca.pem"),
+                                                      "--proxy_tls_server_name=elsewhere",
+                                                      "--proxy_retry=none"});
+  auto c = ConnectTo(proxy.port());
+  ASSERT_NE(c, nullptr);
+  EXPECT_THAT(PayloadOf(c->Call("secret")), HasSubstr("UNAVAILABLE"));
+  EXPECT_EQ(TlsStats(backend, *ClientContext())["frames_in"], 0) << "no request reached it";
+}
+
 TEST(ProxyE2eTest, BadFlagsExitTwoNamingTheFlag) {
   for (const std::string& flag :
        {std::string("--proxy_backends="), std::string("--proxy_backends=nohost"),
-        std::string("--proxy_balance=random"), std::string("--proxy_retry=some")}) {
+        std::string("--proxy_balance=random"), std::string("--proxy_retry=some"),
+        std::string("--proxy_tls_server_name=x"), std::string("--proxy_tls_ca=/nonexistent")}) {
     std::vector<std::string> flags = {"--handler=proxy", "--proxy_backends=127.0.0.1:1", flag};
+    if (flag.rfind("--proxy_tls_ca", 0) == 0) flags.push_back("--proxy_tls");
     const auto [status, output] = RunCommand(absl::StrCat(RunfilePath("server/server"), " ",
                                                           absl::StrJoin(flags, " "), " 2>&1"));
     EXPECT_EQ(status, 2) << flag << ": " << output;

@@ -34,6 +34,16 @@ DEFINE_string(proxy_retry, "reads",
               "fails: none, reads (frames whose first word is GET) or all.");
 DEFINE_int32(proxy_connections, 2,
              "proxy handler: connections per backend and worker (1..64).");
+DEFINE_bool(proxy_tls, false, "proxy handler: TLS to the backends (docs/tls.md).");
+DEFINE_string(proxy_tls_ca, "",
+              "proxy handler with --proxy_tls: the CAs that may sign the backends' certificates "
+              "(PEM; empty: the system's).");
+DEFINE_string(proxy_tls_cert, "",
+              "proxy handler with --proxy_tls: this server's certificate for mutual TLS (PEM).");
+DEFINE_string(proxy_tls_key, "", "proxy handler with --proxy_tls: the key of --proxy_tls_cert.");
+DEFINE_string(proxy_tls_server_name, "",
+              "proxy handler with --proxy_tls: the name the backends' certificates must carry, "
+              "sent as SNI (empty: not checked).");
 
 namespace handlers {
 namespace {
@@ -115,10 +125,28 @@ class ProxyService : public Service {
     options.backends = absl::StrSplit(FLAGS_proxy_backends, ',', absl::SkipWhitespace());
     options.balance = FLAGS_proxy_balance;
     options.max_connections_per_backend = FLAGS_proxy_connections;
+    for (const auto& [flag, value] :
+         {std::pair{"--proxy_tls_ca", &FLAGS_proxy_tls_ca},
+          std::pair{"--proxy_tls_cert", &FLAGS_proxy_tls_cert},
+          std::pair{"--proxy_tls_key", &FLAGS_proxy_tls_key},
+          std::pair{"--proxy_tls_server_name", &FLAGS_proxy_tls_server_name}}) {
+      if (!value->empty() && !FLAGS_proxy_tls) {
+        return absl::InvalidArgumentError(absl::StrCat(flag, " needs --proxy_tls"));
+      }
+    }
+    options.tls = FLAGS_proxy_tls;
+    options.tls_ca = FLAGS_proxy_tls_ca;
+    options.tls_cert = FLAGS_proxy_tls_cert;
+    options.tls_key = FLAGS_proxy_tls_key;
+    options.tls_server_name = FLAGS_proxy_tls_server_name;
     absl::StatusOr<Upstream*> backends = context.AddUpstream(options);
     if (!backends.ok()) {
+      // The upstream names its own fields (--tls_ca=FILE for the TLS files): say whose flags.
+      const bool tls = absl::StrContains(backends.status().message(), "--tls_");
       return absl::InvalidArgumentError(
-          absl::StrCat("--proxy_backends or --proxy_balance: ", backends.status().message()));
+          absl::StrCat(tls ? "--proxy_tls_ca, --proxy_tls_cert or --proxy_tls_key: "
+                           : "--proxy_backends or --proxy_balance: ",
+                       backends.status().message()));
     }
     backends_ = *backends;
     return absl::OkStatus();

@@ -20,10 +20,23 @@ std::unique_ptr<TlsTransport> TlsTransport::Accept(const Binding& binding, commo
       new TlsTransport(binding, set, scratch, scratch_bytes, std::move(stream), report));
 }
 
+std::unique_ptr<TlsTransport> TlsTransport::Connect(const Binding& binding, common::Poller* set,
+                                                    char* scratch, size_t scratch_bytes,
+                                                    const tls::Context& context,
+                                                    const Report& report) {
+  std::unique_ptr<tls::Stream> stream = tls::Stream::Connect(context, binding.fd);
+  if (stream == nullptr) {
+    LOG(ERROR) << "cannot start TLS to " << PeerName(binding.fd) << ": " << tls::TakeErrors();
+    return nullptr;
+  }
+  return std::unique_ptr<TlsTransport>(
+      new TlsTransport(binding, set, scratch, scratch_bytes, std::move(stream), report));
+}
+
 Transport::Handshake TlsTransport::ContinueHandshake() {
   switch (stream_->Handshake()) {
     case tls::Progress::kDone:
-      report_.stats->tls_handshakes.Add(1);
+      if (report_.stats != nullptr) report_.stats->tls_handshakes.Add(1);
       return Handshake::kDone;
     case tls::Progress::kWantRead:
     case tls::Progress::kWantWrite:
@@ -33,12 +46,13 @@ Transport::Handshake TlsTransport::ContinueHandshake() {
       break;
   }
   const tls::Failure failure = stream_->failure();
-  WorkerStats& stats = *report_.stats;
-  switch (failure) {
-    case tls::Failure::kNoCertificate: stats.tls_failed_no_certificate.Add(1); break;
-    case tls::Failure::kBadCertificate: stats.tls_failed_bad_certificate.Add(1); break;
-    case tls::Failure::kAborted: stats.tls_failed_aborted.Add(1); break;
-    default: stats.tls_failed_protocol.Add(1); break;
+  if (WorkerStats* stats = report_.stats; stats != nullptr) {
+    switch (failure) {
+      case tls::Failure::kNoCertificate: stats->tls_failed_no_certificate.Add(1); break;
+      case tls::Failure::kBadCertificate: stats->tls_failed_bad_certificate.Add(1); break;
+      case tls::Failure::kAborted: stats->tls_failed_aborted.Add(1); break;
+      default: stats->tls_failed_protocol.Add(1); break;
+    }
   }
   if (int suppressed;
       failure != tls::Failure::kAborted && report_.log->Allow(report_.loop->now_ns(), &suppressed)) {

@@ -27,7 +27,7 @@ class TlsTransport : public RawTransport {
  public:
   // Where handshake outcomes are counted and failures logged (the worker's; not owned).
   struct Report {
-    WorkerStats* stats;
+    WorkerStats* stats;  // null: not counted (a connection to a backend: its upstream counts)
     common::LogLimiter* log;
     const common::EventLoop* loop;  // its now_ns() for the log limiter
   };
@@ -36,6 +36,12 @@ class TlsTransport : public RawTransport {
   static std::unique_ptr<TlsTransport> Accept(const Binding& binding, common::Poller* set,
                                               char* scratch, size_t scratch_bytes,
                                               const tls::Context& context, const Report& report);
+
+  // The client side, for a connection this server opens to a backend (`context` a client
+  // context: its CA, certificate and server name), or null if TLS could not start (logged).
+  static std::unique_ptr<TlsTransport> Connect(const Binding& binding, common::Poller* set,
+                                               char* scratch, size_t scratch_bytes,
+                                               const tls::Context& context, const Report& report);
 
   Handshake ContinueHandshake() override;
   bool handshake_done() const override { return stream_->handshake_done(); }

@@ -17,7 +17,13 @@ std::unique_ptr<Transport> Transports::ForAccepted(const Transport::Binding& bin
                                         kReadBufferBytes);
 }
 
-std::unique_ptr<Transport> Transports::ForOutbound(const Transport::Binding& binding) {
+std::unique_ptr<Transport> Transports::ForOutbound(const Transport::Binding& binding,
+                                                   const tls::Context* tls) {
+  if (tls != nullptr) {
+    // Its handshake outcomes are the upstream's to count (a failure is a connect error).
+    return TlsTransport::Connect(binding, &env_.loop->poller(), read_buffer_.get(),
+                                 kReadBufferBytes, *tls, {nullptr, env_.log, env_.loop});
+  }
   return std::make_unique<RawTransport>(binding, &env_.loop->poller(), read_buffer_.get(),
                                         kReadBufferBytes);
 }

@@ -44,9 +44,11 @@ class Transports {
   // if TLS could not start (logged).
   std::unique_ptr<Transport> ForAccepted(const Transport::Binding& binding,
                                          const tls::Context* tls);
-  // A connection this server opens (server/upstream): plain text on readiness in the loop's
-  // own set while it connects; ForEstablished() once it has.
-  std::unique_ptr<Transport> ForOutbound(const Transport::Binding& binding);
+  // A connection this server opens (server/upstream), on readiness in the loop's own set while
+  // it connects: plain text, or TLS's client side with `tls` (a client context; null for plain
+  // text, and null returned if TLS could not start, logged); ForEstablished() once connected.
+  std::unique_ptr<Transport> ForOutbound(const Transport::Binding& binding,
+                                         const tls::Context* tls);
   // The same connection's once it has completed a frame (an outbound one: once connected).
   std::unique_ptr<Transport> ForEstablished(std::unique_ptr<Transport> current,
                                             const Transport::Binding& binding,

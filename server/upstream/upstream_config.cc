@@ -69,6 +69,15 @@ absl::StatusOr<std::unique_ptr<UpstreamConfig>> UpstreamConfig::Make(
   if (!balance.ok()) return invalid(balance.status().message());
   config->balance_ = *balance;
   config->options_ = options;
+  if (options.tls) {
+    absl::StatusOr<std::unique_ptr<tls::Context>> context =
+        tls::Context::ForClient({.ca_file = options.tls_ca,
+                                 .cert_file = options.tls_cert,
+                                 .key_file = options.tls_key,
+                                 .server_name = options.tls_server_name});
+    if (!context.ok()) return invalid(context.status().message());
+    config->tls_ = *std::move(context);
+  }
   for (const std::string& name : options.backends) {
     absl::StatusOr<Address> address = Resolve(name);
     if (!address.ok()) return invalid(address.status().message());

@@ -18,6 +18,7 @@
 #include "server/stats/stats.h"
 #include "server/upstream/policy/balancer.h"
 #include "server/upstream/upstream_connection.h"
+#include "tls/context.h"
 
 namespace server {
 namespace upstream {
@@ -61,6 +62,8 @@ class UpstreamConfig {
   Balance balance() const { return balance_; }
   const std::vector<Backend>& backends() const { return backends_; }
   UpstreamCounters& counters() const { return counters_; }
+  // TLS's client side to every backend, or null for plain text.
+  const tls::Context* tls() const { return tls_.get(); }
 
  private:
   UpstreamConfig() = default;
@@ -68,6 +71,7 @@ class UpstreamConfig {
   handlers::UpstreamOptions options_;
   Balance balance_ = Balance::kRoundRobin;
   std::vector<Backend> backends_;
+  std::unique_ptr<tls::Context> tls_;
   mutable UpstreamCounters counters_;
 };
 

@@ -16,7 +16,7 @@ namespace server {
 namespace upstream {
 
 absl::StatusOr<std::unique_ptr<UpstreamConnection>> UpstreamConnection::Connect(
-    const Address& address, int backend, const Env* env, Owner* owner) {
+    const Address& address, const tls::Context* tls, int backend, const Env* env, Owner* owner) {
   const int fd = socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", std::strerror(errno)));
   const int one = 1;
@@ -27,14 +27,19 @@ absl::StatusOr<std::unique_ptr<UpstreamConnection>> UpstreamConnection::Connect(
     close(fd);
     return absl::UnavailableError(absl::StrCat("connect: ", std::strerror(error)));
   }
-  std::unique_ptr<UpstreamConnection> c(new UpstreamConnection(fd, backend, env, owner));
-  c->transport_ = env->transports->ForOutbound(c->binding());
+  std::unique_ptr<UpstreamConnection> c(new UpstreamConnection(fd, tls, backend, env, owner));
+  c->transport_ = env->transports->ForOutbound(c->binding(), tls);
+  if (c->transport_ == nullptr) {  // the destructor closes the socket
+    return absl::UnavailableError("TLS could not start (logged)");
+  }
   c->UpdateInterest();  // writable once connected
   return c;
 }
 
-UpstreamConnection::UpstreamConnection(int fd, int backend, const Env* env, Owner* owner)
+UpstreamConnection::UpstreamConnection(int fd, const tls::Context* tls, int backend,
+                                       const Env* env, Owner* owner)
     : fd_(fd),
+      tls_(tls),
       backend_(backend),
       env_(env),
       owner_(owner),
@@ -63,6 +68,7 @@ void UpstreamConnection::OnTransportReady(bool readable, bool writable, bool fai
     if (writable || failed) FinishConnect();
     return;
   }
+  if (state_ == State::kHandshaking) return ContinueHandshake();
   if (writable) Flush();
   if (!closed() && (readable || failed)) ReadReplies();
 }
@@ -75,12 +81,29 @@ void UpstreamConnection::FinishConnect() {
     return Fail(Failure::kConnect,
                 absl::UnavailableError(absl::StrCat("connect: ", std::strerror(error))));
   }
+  if (!transport_->handshake_done()) {
+    state_ = State::kHandshaking;
+    return ContinueHandshake();
+  }
+  Open();
+}
+
+void UpstreamConnection::ContinueHandshake() {
+  switch (transport_->ContinueHandshake()) {
+    case Transport::Handshake::kWaiting: return UpdateInterest();
+    case Transport::Handshake::kFailed:  // logged by the transport
+      return Fail(Failure::kConnect, absl::UnavailableError("the TLS handshake failed"));
+    case Transport::Handshake::kDone: return Open();
+  }
+}
+
+void UpstreamConnection::Open() {
   state_ = State::kOpen;
   // From here on it moves as an accepted connection does after its first frame.
-  transport_ = env_->transports->ForEstablished(std::move(transport_), binding(), nullptr);
+  transport_ = env_->transports->ForEstablished(std::move(transport_), binding(), tls_);
   owner_->OnConnected(this);
   if (!closed()) Flush();
-  if (!closed()) UpdateInterest();
+  if (!closed()) ReadReplies();  // TLS may hold a record read with the handshake's last
 }
 
 void UpstreamConnection::ReadReplies() {
@@ -116,8 +139,10 @@ void UpstreamConnection::ReadReplies() {
 }
 
 void UpstreamConnection::UpdateInterest() {
-  const bool write = state_ == State::kConnecting || !output_.empty();
-  if (absl::Status status = transport_->Wait(/*read=*/state_ == State::kOpen, write);
+  // While shaking hands the transport asks for what it needs; requests wait for it.
+  const bool write = state_ == State::kConnecting || (state_ == State::kOpen && !output_.empty());
+  const bool read = state_ == State::kOpen || state_ == State::kHandshaking;
+  if (absl::Status status = transport_->Wait(read, write);
       !status.ok()) {
     Fail(Failure::kReset, absl::UnavailableError(status.message()));
   }

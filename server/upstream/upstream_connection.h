@@ -1,7 +1,8 @@
 // UpstreamConnection: one connection this server opened to a backend, on a worker's loop.
 //
 // It moves its bytes through the same transports as an accepted connection (transport.h:
-// plain text on readiness while it connects, then, on the io_uring backend, completions),
+// plain text or TLS on readiness while it connects and shakes hands, then, for plain text on
+// the io_uring backend, completions),
 // into the same decoder and output queue. What differs is what the frames mean: requests go
 // out in the order they were sent, and each reply that comes back belongs to the oldest call
 // still in flight (pipelining). Anything that breaks that order (a reset, an end of stream, a
@@ -31,6 +32,7 @@
 #include "protocol/output_queue.h"
 #include "server/net/transport.h"
 #include "server/net/transports.h"
+#include "tls/context.h"
 
 namespace server {
 namespace upstream {
@@ -68,9 +70,11 @@ class UpstreamConnection : private TransportEvents {
     uint32_t max_frame_bytes;  // a longer reply is a bad header
   };
 
-  // Starts a non-blocking connect to `address`. An error if no socket could be made, or the
-  // connect failed at once (the owner is not told then).
+  // Starts a non-blocking connect to `address`, then TLS's handshake with `tls` (a client
+  // context; null for plain text). An error if no socket could be made, TLS could not start,
+  // or the connect failed at once (the owner is not told then).
   static absl::StatusOr<std::unique_ptr<UpstreamConnection>> Connect(const Address& address,
+                                                                     const tls::Context* tls,
                                                                      int backend, const Env* env,
                                                                      Owner* owner);
   ~UpstreamConnection() override;
@@ -99,17 +103,20 @@ class UpstreamConnection : private TransportEvents {
   bool io_idle() const { return transport_ == nullptr || transport_->idle(); }
 
  private:
-  enum class State { kConnecting, kOpen, kClosed };
+  enum class State { kConnecting, kHandshaking, kOpen, kClosed };
 
-  UpstreamConnection(int fd, int backend, const Env* env, Owner* owner);
+  UpstreamConnection(int fd, const tls::Context* tls, int backend, const Env* env, Owner* owner);
 
   void OnTransportReady(bool readable, bool writable, bool failed) override;
   void FinishConnect();
+  void ContinueHandshake();
+  void Open();
   void ReadReplies();
   void UpdateInterest();
   Transport::Binding binding() { return {fd_, this, &decoder_, &output_}; }
 
   const int fd_;
+  const tls::Context* const tls_;
   const int backend_;
   const Env* const env_;
   Owner* const owner_;
