@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -262,6 +263,29 @@ TEST(ProxyE2eTest, ABackendThatNeverAnswersTimesCallsOutAndTheProxyStaysBounded)
   EXPECT_THAT(proxy.Log(), HasSubstr("ejected"));
 }
 
+// The requests an upstream keeps for a retry are charged to --max_buffer_memory while they
+// wait, and given back once answered.
+int64_t BufferMemory(int admin_port);
+std::string Metrics(int admin_port);
+
+TEST(ProxyE2eTest, RequestsKeptForARetryAreChargedToTheMemoryBudget) {
+  FakeBackend silent([](int) {});
+  ServerProcess proxy = StartProxy({silent.port()}, {"--proxy_retry=all", "--admin_port=0",
+                                                     "--proxy_timeout_ms=2000", "--workers=1"});
+  const int64_t before = BufferMemory(proxy.admin_port());
+  auto c = ConnectTo(proxy.port());
+  ASSERT_NE(c, nullptr);
+  const std::string big(20 << 10, 'k');
+  std::string bytes;
+  for (int i = 0; i < 50; ++i) bytes += Frame(big);
+  ASSERT_TRUE(c->SendRaw(bytes).ok());
+  EXPECT_TRUE(WaitUntil([&] { return BufferMemory(proxy.admin_port()) >= before + 50 * (20 << 10); }))
+      << BufferMemory(proxy.admin_port());
+  for (int i = 0; i < 50; ++i) EXPECT_TRUE(IsErrorReply(c->Receive()));  // DEADLINE_EXCEEDED
+  EXPECT_TRUE(WaitUntil([&] { return BufferMemory(proxy.admin_port()) < before + (64 << 10); }))
+      << BufferMemory(proxy.admin_port());
+}
+
 TEST(ProxyE2eTest, ABadHeaderFromABackendFailsOnlyTheCallsOnThatConnection) {
   FakeBackend bad([](int fd) {
     char request[64];
@@ -304,6 +328,13 @@ std::string Metrics(int admin_port) {
   http.set_read_timeout(10);
   httplib::Result result = http.Get("/metrics");
   return result ? result->body : "";
+}
+
+int64_t BufferMemory(int admin_port) {
+  const std::string page = Metrics(admin_port);
+  const std::string name = "\ntcp_server_buffer_memory_bytes ";
+  const size_t at = page.find(name);
+  return at == std::string::npos ? -1 : std::atoll(page.c_str() + at + name.size());
 }
 
 // A port nothing listens on: connects to it are refused.

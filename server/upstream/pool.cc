@@ -36,7 +36,10 @@ Pool::Pool(const UpstreamConfig* config, const UpstreamConnection::Env& env,
   balancer_ = MakeBalancer(config->balance(), names, seed);
 }
 
-Pool::~Pool() { Shutdown(); }
+Pool::~Pool() {
+  Shutdown();
+  if (env_.budget != nullptr) env_.budget->Charge(-charged_);
+}
 
 uint64_t Pool::NewCall() {
   uint32_t index;
@@ -115,6 +118,7 @@ void Pool::Place(uint64_t id, PendingCall& call, absl::string_view request, int6
   if (!call.kept && (call.retryable || !c->connected())) {
     call.request = std::string(request);
     call.kept = true;
+    kept_bytes_ += static_cast<int64_t>(call.request.capacity());
   }
   call.connection = c;
   call.tried |= uint64_t{1} << backend;
@@ -297,6 +301,7 @@ void Pool::Answer(uint64_t id, absl::StatusOr<std::string> reply) {
   common::TimerList<PendingCall>::Remove(&call->timer);
   call->live = false;
   ++call->generation;
+  if (call->kept) kept_bytes_ -= static_cast<int64_t>(call->request.capacity());
   call->request = std::string();
   call->kept = false;
   call->tried = 0;
@@ -360,6 +365,16 @@ void Pool::OnTurnEnd(int64_t now_ns) {
                                  return c->io_idle();
                                }),
                 closed_.end());
+  ChargeHeld();
+}
+
+void Pool::ChargeHeld() {
+  if (env_.budget == nullptr) return;
+  int64_t held = kept_bytes_;
+  for (const auto& c : owned_) held += c->held_bytes();
+  for (const auto& c : closed_) held += c->held_bytes();
+  env_.budget->Charge(held - charged_);
+  charged_ = held;
 }
 
 int64_t Pool::NextDeadlineNs() const {

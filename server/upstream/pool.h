@@ -13,6 +13,8 @@
 //   - a connection fails (reset, end of stream, bad reply, connect refused or too slow): its
 //     calls are retried on another backend if retryable (a request never sent always is),
 //     within the retry budget, the attempt limit and the deadline; the others get UNAVAILABLE;
+//   - what it holds (requests kept for a retry, its connections' buffers) is charged to the
+//     server's memory budget at the end of each turn;
 //   - N consecutive failures eject a backend (its connections closed, their calls retried as
 //     above) for a backoff that grows; a failed connect waits a growing delay before the next.
 //
@@ -131,6 +133,8 @@ class Pool : private UpstreamConnection::Owner {
   // Answers call `id` now and forgets it.
   void Answer(uint64_t id, absl::StatusOr<std::string> reply);
   void Unplaced(uint64_t id, absl::Status why);
+  // Charges the budget what the pool holds now: requests kept, its connections' buffers.
+  void ChargeHeld();
 
   const UpstreamConfig* const config_;
   const handlers::UpstreamOptions& options_;
@@ -151,6 +155,8 @@ class Pool : private UpstreamConnection::Owner {
   std::vector<std::unique_ptr<UpstreamConnection>> closed_;  // freed once io_idle()
   uint64_t next_id_ = 1;
   bool shut_down_ = false;  // calls from now on get UNAVAILABLE at once
+  int64_t kept_bytes_ = 0;  // of the requests kept for a retry
+  int64_t charged_ = 0;     // to env_.budget, as of the last turn's end
 };
 
 }  // namespace upstream

@@ -31,6 +31,7 @@
 #include "protocol/frame_decoder.h"
 #include "protocol/output_queue.h"
 #include "server/net/transport.h"
+#include "server/memory/memory_budget.h"
 #include "server/net/transports.h"
 #include "tls/context.h"
 
@@ -68,6 +69,7 @@ class UpstreamConnection : private TransportEvents {
   struct Env {
     Transports* transports;
     uint32_t max_frame_bytes;  // a longer reply is a bad header
+    MemoryBudget* budget;      // --max_buffer_memory: what the pools hold is charged (may be null)
   };
 
   // Starts a non-blocking connect to `address`, then TLS's handshake with `tls` (a client

@@ -48,7 +48,7 @@ Worker::Worker(int id, const ServerOptions& options, ServerStats* stats, MemoryB
                 },
                 common::MonotonicNanos()),
       drainer_(id, &connections_),
-      upstream_env_{&transports_, options.max_frame_bytes},
+      upstream_env_{&transports_, options.max_frame_bytes, budget},
       upstreams_(upstreams != nullptr ? upstreams : &NoUpstreams(), upstream_env_, &loop_, id) {}
 
 Worker::~Worker() {
