@@ -43,7 +43,8 @@ namespace handlers {
 
 struct UpstreamOptions {
   std::string name;                    // in logs and metrics: [a-z0-9_]+
-  std::vector<std::string> backends;   // "host:port": an IP literal or a name resolved at start
+  std::vector<std::string> backends;   // "host:port": an IP literal, or a name (resolved at
+                                       // start, and again every `resolve_every`)
   std::string balance = "round_robin"; // round_robin | least_request | hash
   int max_connections_per_backend = 2; // per worker
   int max_pipelined = 256;             // calls in flight on one connection
@@ -53,6 +54,7 @@ struct UpstreamOptions {
   absl::Duration eject_max = absl::Seconds(30);
   absl::Duration reconnect_base = absl::Milliseconds(100);  // after a failed connect; doubles
   absl::Duration reconnect_max = absl::Seconds(10);
+  absl::Duration resolve_every = absl::Seconds(30);  // names only; zero: resolved once
   int max_attempts = 3;                // a retryable call: the first try and two retries
   double retry_ratio = 0.2;            // retries at most this share of calls over 10 s...
   int retry_floor = 100;               // ...plus this many, whatever the traffic

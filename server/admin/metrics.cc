@@ -115,7 +115,10 @@ void UpstreamFamilies(Page& page, const std::string& p, const upstream::Upstream
                        "Calls answered UNAVAILABLE (no backend, or the connection failed).",
                        &UpstreamCounters::unavailable},
            PerUpstream{"timeouts_total", "counter", "Calls answered DEADLINE_EXCEEDED.",
-                       &UpstreamCounters::timeouts}}) {
+                       &UpstreamCounters::timeouts},
+           PerUpstream{"resolve_failures_total", "counter",
+                       "Times a backend's name did not resolve again (its last address kept).",
+                       &UpstreamCounters::resolve_failures}}) {
     page.Family(u + f.name, f.type, f.help);
     for (size_t i = 0; i < upstreams.size(); ++i) {
       const upstream::UpstreamConfig& config = upstreams.config(i);

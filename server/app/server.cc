@@ -52,6 +52,7 @@ absl::Status Server::Start() {
         }));
     if (absl::Status status = workers_.back()->Start(); !status.ok()) return fail(status);
   }
+  upstreams_.StartResolving();
   acceptor_ = std::make_unique<Acceptor>(
       options_, stats_.get(), [this](int fd, const ServedHandler* handler) {
         workers_[next_worker_]->Adopt(fd, handler);  // in turn
@@ -72,6 +73,7 @@ void Server::Shutdown() {
   for (auto& worker : workers_) worker->Drain(deadline);
   for (auto& worker : workers_) worker->Join();
   if (acceptor_) acceptor_->Stop();
+  upstreams_.StopResolving();
   for (auto& hook : drain_hooks_) hook();
   if (pool_) pool_->Stop();
   for (auto& hook : stop_hooks_) hook();

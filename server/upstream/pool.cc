@@ -157,7 +157,7 @@ UpstreamConnection* Pool::ConnectionFor(int backend, int64_t now_ns) {
   if (!may_open) return nullptr;
   const UpstreamConfig::Backend& where = config_->backends()[backend];
   absl::StatusOr<std::unique_ptr<UpstreamConnection>> opened =
-      UpstreamConnection::Connect(where.address, config_->tls(), backend, &env_, this);
+      UpstreamConnection::Connect(where.address(), config_->tls(), backend, &env_, this);
   if (!opened.ok()) {
     LOG_EVERY_N(WARNING, 100) << "upstream " << options_.name << ": " << where.name << ": "
                               << opened.status().message();

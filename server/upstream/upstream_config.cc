@@ -1,5 +1,6 @@
 #include "server/upstream/upstream_config.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
 
@@ -9,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "glog/logging.h"
 
 namespace server {
 namespace upstream {
@@ -45,8 +47,25 @@ absl::StatusOr<Address> Resolve(absl::string_view host_port) {
   return address;
 }
 
+namespace {
+
+bool IsIpLiteral(absl::string_view host_port) {
+  std::string host(host_port.substr(0, host_port.rfind(':')));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  in6_addr any;
+  return inet_pton(AF_INET, host.c_str(), &any) == 1 || inet_pton(AF_INET6, host.c_str(), &any) == 1;
+}
+
+bool SameAddress(const Address& a, const Address& b) {
+  return a.length == b.length && std::memcmp(&a.storage, &b.storage, a.length) == 0;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<UpstreamConfig>> UpstreamConfig::Make(
-    const handlers::UpstreamOptions& options) {
+    const handlers::UpstreamOptions& options, Resolver resolve) {
   auto invalid = [&options](absl::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat("upstream '", options.name, "': ", what));
   };
@@ -78,12 +97,39 @@ absl::StatusOr<std::unique_ptr<UpstreamConfig>> UpstreamConfig::Make(
     if (!context.ok()) return invalid(context.status().message());
     config->tls_ = *std::move(context);
   }
+  config->resolve_ = resolve ? std::move(resolve) : Resolver(Resolve);
   for (const std::string& name : options.backends) {
-    absl::StatusOr<Address> address = Resolve(name);
+    absl::StatusOr<Address> address = config->resolve_(name);
     if (!address.ok()) return invalid(address.status().message());
-    config->backends_.push_back({name, *address});
+    Backend backend;
+    backend.name = name;
+    backend.by_name = !IsIpLiteral(name);
+    backend.resolved->address = *address;
+    config->backends_.push_back(std::move(backend));
   }
   return config;
+}
+
+int UpstreamConfig::ResolveAgain() const {
+  int changed = 0;
+  for (const Backend& backend : backends_) {
+    if (!backend.by_name) continue;
+    absl::StatusOr<Address> address = resolve_(backend.name);
+    if (!address.ok()) {
+      counters_.resolve_failures.fetch_add(1, std::memory_order_relaxed);
+      LOG(WARNING) << "upstream " << options_.name << ": " << backend.name
+                   << " did not resolve again, keeping its last address: "
+                   << address.status().message();
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(backend.resolved->mu);
+    if (SameAddress(backend.resolved->address, *address)) continue;
+    backend.resolved->address = *address;
+    ++changed;
+    LOG(INFO) << "upstream " << options_.name << ": " << backend.name
+              << " resolves to a new address; new connections go there";
+  }
+  return changed;
 }
 
 }  // namespace upstream

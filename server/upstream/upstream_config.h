@@ -1,15 +1,19 @@
 // UpstreamConfig: one upstream as a service declared it (handlers/upstream.h), checked and
-// resolved once at start-up, and the counters its pools share across workers.
+// resolved at start-up (backends given by name again every `resolve_every`, by Upstreams'
+// resolver thread), and the counters its pools share across workers.
 //
 //   absl::StatusOr<std::unique_ptr<UpstreamConfig>> config = UpstreamConfig::Make(options);
 //
-// Immutable after Make() except for the counters (atomics): shared by every worker's pool.
+// Immutable after Make() except for the counters (atomics) and the backends' addresses (under
+// a lock, read only when a pool connects): shared by every worker's pool.
 #ifndef SERVER_UPSTREAM_UPSTREAM_CONFIG_H_
 #define SERVER_UPSTREAM_UPSTREAM_CONFIG_H_
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -44,19 +48,38 @@ struct UpstreamCounters {
   std::atomic<int64_t> retries_refused{0};  // by the retry budget
   std::atomic<int64_t> unavailable{0};  // calls answered UNAVAILABLE
   std::atomic<int64_t> timeouts{0};     // calls answered DEADLINE_EXCEEDED
+  std::atomic<int64_t> resolve_failures{0};  // a backend's name that did not resolve again
 };
 
 class UpstreamConfig {
  public:
+  // How a backend's name becomes an address: Resolve() below, or a test's.
+  using Resolver = std::function<absl::StatusOr<Address>(absl::string_view host_port)>;
+
   struct Backend {
     std::string name;  // as given: "host:port"
-    Address address;
+    bool by_name = false;  // its host is a name, not an IP literal: resolved again from time to time
     std::unique_ptr<BackendCounters> counters = std::make_unique<BackendCounters>();
+    // Any thread: where new connections to it go.
+    Address address() const {
+      std::lock_guard<std::mutex> lock(resolved->mu);
+      return resolved->address;
+    }
+
+    struct Resolved {
+      mutable std::mutex mu;  // std::mutex: TSan understands it
+      Address address;        // guarded by mu
+    };
+    std::unique_ptr<Resolved> resolved = std::make_unique<Resolved>();
   };
 
   // Checks `options` (InvalidArgument naming the field) and resolves each backend.
   static absl::StatusOr<std::unique_ptr<UpstreamConfig>> Make(
-      const handlers::UpstreamOptions& options);
+      const handlers::UpstreamOptions& options, Resolver resolve = nullptr);
+
+  // Resolves the backends given by name again (blocking: off the loops). A name that no longer
+  // resolves keeps its last address (logged, counted); returns how many addresses changed.
+  int ResolveAgain() const;
 
   const handlers::UpstreamOptions& options() const { return options_; }
   Balance balance() const { return balance_; }
@@ -72,10 +95,11 @@ class UpstreamConfig {
   Balance balance_ = Balance::kRoundRobin;
   std::vector<Backend> backends_;
   std::unique_ptr<tls::Context> tls_;
+  Resolver resolve_;
   mutable UpstreamCounters counters_;
 };
 
-// "host:port" or "[v6]:port" resolved (getaddrinfo: blocking, so at start-up only).
+// "host:port" or "[v6]:port" resolved (getaddrinfo: blocking, so never on a loop).
 absl::StatusOr<Address> Resolve(absl::string_view host_port);
 
 }  // namespace upstream

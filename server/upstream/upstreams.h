@@ -18,6 +18,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -38,14 +41,28 @@ class Upstreams {
   Upstreams& operator=(const Upstreams&) = delete;
 
   // Checks and resolves `options` (InvalidArgument naming what is wrong; a name taken twice).
-  absl::StatusOr<handlers::Upstream*> Add(const handlers::UpstreamOptions& options);
+  // `resolve`: how names become addresses (a test's; default: getaddrinfo).
+  absl::StatusOr<handlers::Upstream*> Add(const handlers::UpstreamOptions& options,
+                                          UpstreamConfig::Resolver resolve = nullptr);
 
   size_t size() const { return declared_.size(); }
   const UpstreamConfig& config(size_t i) const;
 
+  // After the last Add(): a thread that resolves the backends given by name again, each
+  // upstream every its `resolve_every` (none if no backend is given by name). Stopped by
+  // StopResolving() or the destructor.
+  void StartResolving();
+  void StopResolving();
+
  private:
   class Declared;
+  void ResolveLoop();
+
   std::vector<std::unique_ptr<Declared>> declared_;
+  std::mutex mu_;  // std::mutex: TSan understands it
+  std::condition_variable wake_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread resolver_;
 };
 
 // One worker's pools, one per declared upstream.
