@@ -41,57 +41,23 @@ Pool::~Pool() {
   if (env_.budget != nullptr) env_.budget->Charge(-charged_);
 }
 
-uint64_t Pool::NewCall() {
-  uint32_t index;
-  if (!free_.empty()) {
-    index = free_.back();
-    free_.pop_back();
-  } else {
-    index = static_cast<uint32_t>(slots_.size());
-    slots_.emplace_back();
-    slots_.back().index = index;
-  }
-  PendingCall& call = slots_[index];
-  call.live = true;
-  ++waiting_;
-  return call.id();
-}
-
-Pool::PendingCall* Pool::Find(uint64_t id) {
-  const uint64_t index = id & 0xffffffffu;
-  if (index >= slots_.size()) return nullptr;
-  PendingCall& call = slots_[index];
-  return call.live && call.generation == (id >> 32) ? &call : nullptr;
-}
-
-common::TimerList<Pool::PendingCall>& Pool::DeadlinesOf(int64_t timeout_ns) {
-  for (auto& d : deadlines_) {
-    if (d->timeout_ns == timeout_ns) return d->calls;
-  }
-  deadlines_.push_back(std::make_unique<Deadlines>());
-  deadlines_.back()->timeout_ns = timeout_ns;
-  return deadlines_.back()->calls;
-}
-
 void Pool::Call(absl::string_view request, const handlers::CallOptions& options,
                 handlers::UpstreamCallback done) {
-  const int64_t now = loop_->now_ns();
   config_->counters().calls.fetch_add(1, std::memory_order_relaxed);
-  const uint64_t id = NewCall();
-  PendingCall& call = *Find(id);
-  call.done = std::move(done);
-  call.timeout_ns = std::max<int64_t>(1, absl::ToInt64Nanoseconds(options.timeout));
+  if (shut_down_) {  // no turn ends after this: answered here
+    return done(absl::UnavailableError("the server is stopping"));
+  }
+  const int64_t now = loop_->now_ns();
+  PendingCall& call =
+      calls_.New(std::move(done), absl::ToInt64Nanoseconds(options.timeout), now);
   call.key = options.hash_key;
   call.retryable = options.retryable;
-  DeadlinesOf(call.timeout_ns).Touch(&call.timer, now);
   budget_.OnCall(now);
-  if (shut_down_) {  // no turn ends after this: answered here
-    return Answer(id, absl::UnavailableError("the server is stopping"));
-  }
-  Place(id, call, request, now);
+  Place(call, request, now);
 }
 
-void Pool::Place(uint64_t id, PendingCall& call, absl::string_view request, int64_t now_ns) {
+void Pool::Place(PendingCall& call, absl::string_view request, int64_t now_ns) {
+  const uint64_t id = call.id();
   UpstreamConnection* c = nullptr;
   int backend = -1;
   while (c == nullptr) {
@@ -115,11 +81,7 @@ void Pool::Place(uint64_t id, PendingCall& call, absl::string_view request, int6
   c->Send(id, request);
   // Kept only where it may be sent again: a retryable call, or one whose connection has not
   // connected yet (a request never sent may go elsewhere).
-  if (!call.kept && (call.retryable || !c->connected())) {
-    call.request = std::string(request);
-    call.kept = true;
-    kept_bytes_ += static_cast<int64_t>(call.request.capacity());
-  }
+  if (call.retryable || !c->connected()) calls_.Keep(call, request);
   call.connection = c;
   call.tried |= uint64_t{1} << backend;
   call.sent_ns = now_ns;
@@ -161,8 +123,7 @@ UpstreamConnection* Pool::ConnectionFor(int backend, int64_t now_ns) {
   if (!opened.ok()) {
     LOG_EVERY_N(WARNING, 100) << "upstream " << options_.name << ": " << where.name << ": "
                               << opened.status().message();
-    where.counters->errors_connect.fetch_add(1, std::memory_order_relaxed);
-    b.next_connect_ns = now_ns + absl::ToInt64Nanoseconds(b.reconnect.Next());
+    ConnectFailed(backend, now_ns);
     ChargeFailure(backend, now_ns);  // may eject it, closing `best`: the call goes elsewhere
     return nullptr;
   }
@@ -174,18 +135,28 @@ UpstreamConnection* Pool::ConnectionFor(int backend, int64_t now_ns) {
   return c;
 }
 
-void Pool::OnConnected(UpstreamConnection* c) {
-  Backend& b = backends_[c->backend()];
-  b.reconnect.Reset();
+void Pool::StopTimingConnect(Backend& b, UpstreamConnection* c) {
   b.connecting.erase(std::remove_if(b.connecting.begin(), b.connecting.end(),
                                     [c](const auto& entry) { return entry.first == c; }),
                      b.connecting.end());
 }
 
+void Pool::ConnectFailed(int backend, int64_t now_ns) {
+  config_->backends()[backend].counters->errors_connect.fetch_add(1, std::memory_order_relaxed);
+  Backend& b = backends_[backend];
+  b.next_connect_ns = now_ns + absl::ToInt64Nanoseconds(b.reconnect.Next());
+}
+
+void Pool::OnConnected(UpstreamConnection* c) {
+  Backend& b = backends_[c->backend()];
+  b.reconnect.Reset();
+  StopTimingConnect(b, c);
+}
+
 void Pool::OnReply(UpstreamConnection* c, uint64_t id, const protocol::Frame& reply) {
   Backend& b = backends_[c->backend()];
   BackendCounters& counters = *config_->backends()[c->backend()].counters;
-  PendingCall* call = Find(id);
+  PendingCall* call = calls_.Find(id);
   if (call == nullptr || call->connection != c) {
     counters.late_replies.fetch_add(1, std::memory_order_relaxed);  // its deadline passed
     return;
@@ -210,9 +181,7 @@ void Pool::OnFailed(UpstreamConnection* c, UpstreamConnection::Failure failure,
   const bool never_connected = failure == UpstreamConnection::Failure::kConnect;
   BackendCounters& counters = *config_->backends()[backend].counters;
   if (never_connected) {
-    counters.errors_connect.fetch_add(1, std::memory_order_relaxed);
-    backends_[backend].next_connect_ns =
-        now + absl::ToInt64Nanoseconds(backends_[backend].reconnect.Next());
+    ConnectFailed(backend, now);
   } else if (failure == UpstreamConnection::Failure::kBadReply) {
     counters.errors_bad_reply.fetch_add(1, std::memory_order_relaxed);
   } else {
@@ -232,16 +201,16 @@ void Pool::OnFailed(UpstreamConnection* c, UpstreamConnection::Failure failure,
 void Pool::Reroute(std::deque<uint64_t> calls, const absl::Status& why, bool never_sent,
                    int64_t now_ns) {
   for (uint64_t id : calls) {
-    PendingCall* found = Find(id);
+    PendingCall* found = calls_.Find(id);
     if (found == nullptr) continue;  // answered already (its deadline)
     PendingCall& call = *found;
     if (call.connection != nullptr) NotInFlight(call);
     const bool may_retry = (call.retryable || never_sent) && call.kept &&
                            call.attempts < options_.max_attempts &&
-                           now_ns < call.timer.started() + call.timeout_ns && !shut_down_;
+                           now_ns < call.deadline_ns() && !shut_down_;
     if (may_retry && budget_.TryRetry(now_ns)) {
       config_->counters().retries.fetch_add(1, std::memory_order_relaxed);
-      Place(id, call, call.request, now_ns);
+      Place(call, call.request, now_ns);
       continue;
     }
     if (may_retry) config_->counters().retries_refused.fetch_add(1, std::memory_order_relaxed);
@@ -260,9 +229,7 @@ void Pool::Forget(UpstreamConnection* c) {
   Backend& b = backends_[c->backend()];
   b.connections.erase(std::remove(b.connections.begin(), b.connections.end(), c),
                       b.connections.end());
-  b.connecting.erase(std::remove_if(b.connecting.begin(), b.connecting.end(),
-                                    [c](const auto& entry) { return entry.first == c; }),
-                     b.connecting.end());
+  StopTimingConnect(b, c);
   unsent_.erase(std::remove(unsent_.begin(), unsent_.end(), c), unsent_.end());
   config_->backends()[c->backend()].counters->open_connections.fetch_sub(
       1, std::memory_order_relaxed);
@@ -295,50 +262,34 @@ void Pool::ChargeFailure(int backend, int64_t now_ns) {
 }
 
 void Pool::Answer(uint64_t id, absl::StatusOr<std::string> reply) {
-  PendingCall* call = Find(id);
+  PendingCall* call = calls_.Find(id);
   if (call == nullptr) return;
-  handlers::UpstreamCallback done = std::move(call->done);
-  common::TimerList<PendingCall>::Remove(&call->timer);
-  call->live = false;
-  ++call->generation;
-  if (call->kept) kept_bytes_ -= static_cast<int64_t>(call->request.capacity());
-  call->request = std::string();
-  call->kept = false;
-  call->tried = 0;
-  call->attempts = 0;
-  call->connection = nullptr;
-  free_.push_back(static_cast<uint32_t>(id & 0xffffffffu));
-  --waiting_;
-  done(std::move(reply));  // may call again, reusing the slot: nothing of it is used after this
+  // Released first: the callback may call again, reusing the slot.
+  calls_.Release(*call)(std::move(reply));
 }
 
 void Pool::Unplaced(uint64_t id, absl::Status why) { unplaced_.emplace_back(id, std::move(why)); }
 
-void Pool::OnTurnEnd(int64_t now_ns) {
-  // Deadlines first: a call past its deadline is not sent now.
-  // Indexed: a callback may call again, with a timeout not seen before. A call made now is
-  // not due now (timeouts are at least 1 ns).
-  for (size_t i = 0; i < deadlines_.size(); ++i) {
-    Deadlines& d = *deadlines_[i];
-    while (common::TimerHook<PendingCall>* oldest = d.calls.Oldest()) {
-      if (oldest->started() + d.timeout_ns > now_ns) break;
-      PendingCall& call = *oldest->owner();
-      config_->counters().timeouts.fetch_add(1, std::memory_order_relaxed);
-      if (call.connection == nullptr) {
-        Answer(call.id(), absl::DeadlineExceededError(absl::StrCat(
-                              "upstream ", options_.name, ": no backend took the call in time")));
-        continue;
-      }
-      const int backend = call.connection->backend();
-      NotInFlight(call);  // its reply, if it comes, is late
-      config_->backends()[backend].counters->errors_timeout.fetch_add(1,
-                                                                     std::memory_order_relaxed);
-      Answer(call.id(), absl::DeadlineExceededError(
-                            absl::StrCat("upstream ", options_.name, ": no reply from ",
-                                         config_->backends()[backend].name, " in time")));
-      ChargeFailure(backend, now_ns);
+void Pool::ExpireDue(int64_t now_ns) {
+  while (PendingCall* call = calls_.OldestDue(now_ns)) {
+    config_->counters().timeouts.fetch_add(1, std::memory_order_relaxed);
+    if (call->connection == nullptr) {
+      Answer(call->id(), absl::DeadlineExceededError(absl::StrCat(
+                             "upstream ", options_.name, ": no backend took the call in time")));
+      continue;
     }
+    const int backend = call->connection->backend();
+    NotInFlight(*call);  // its reply, if it comes, is late
+    config_->backends()[backend].counters->errors_timeout.fetch_add(1, std::memory_order_relaxed);
+    Answer(call->id(), absl::DeadlineExceededError(
+                           absl::StrCat("upstream ", options_.name, ": no reply from ",
+                                        config_->backends()[backend].name, " in time")));
+    ChargeFailure(backend, now_ns);
   }
+}
+
+void Pool::OnTurnEnd(int64_t now_ns) {
+  ExpireDue(now_ns);  // first: a call past its deadline is not sent now
   for (Backend& b : backends_) {
     for (size_t i = 0; i < b.connecting.size();) {
       if (b.connecting[i].second > now_ns) {
@@ -370,7 +321,7 @@ void Pool::OnTurnEnd(int64_t now_ns) {
 
 void Pool::ChargeHeld() {
   if (env_.budget == nullptr) return;
-  int64_t held = kept_bytes_;
+  int64_t held = calls_.kept_bytes();
   for (const auto& c : owned_) held += c->held_bytes();
   for (const auto& c : closed_) held += c->held_bytes();
   env_.budget->Charge(held - charged_);
@@ -379,12 +330,7 @@ void Pool::ChargeHeld() {
 
 int64_t Pool::NextDeadlineNs() const {
   if (!unplaced_.empty() || !unsent_.empty()) return 0;
-  int64_t next = common::EventLoop::kNoDeadline;
-  for (const auto& d : deadlines_) {
-    if (const common::TimerHook<PendingCall>* oldest = d->calls.Oldest()) {
-      next = std::min(next, oldest->started() + d->timeout_ns);
-    }
-  }
+  int64_t next = calls_.NextDeadlineNs();
   for (const Backend& b : backends_) {
     for (const auto& entry : b.connecting) next = std::min(next, entry.second);
   }
@@ -402,11 +348,12 @@ void Pool::Shutdown() {
   }
   unsent_.clear();
   for (auto& c : owned) closed_.push_back(std::move(c));
-  for (PendingCall& call : slots_) {
-    if (!call.live) continue;
-    if (call.connection != nullptr) NotInFlight(call);
-    Answer(call.id(),
-           absl::UnavailableError(absl::StrCat("upstream ", options_.name, ": shutting down")));
+  // By id, not over the slots: a callback's new call is answered at once (shut_down_).
+  for (uint64_t id : calls_.Waiting()) {
+    PendingCall* call = calls_.Find(id);
+    if (call == nullptr) continue;
+    if (call->connection != nullptr) NotInFlight(*call);
+    Answer(id, absl::UnavailableError(absl::StrCat("upstream ", options_.name, ": shutting down")));
   }
   unplaced_.clear();
 }

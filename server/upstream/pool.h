@@ -36,8 +36,8 @@
 
 #include "absl/status/status.h"
 #include "common/event_loop.h"
-#include "common/timer_list.h"
 #include "handlers/upstream.h"
+#include "server/upstream/calls.h"
 #include "server/upstream/policy/balancer.h"
 #include "server/upstream/policy/ejection.h"
 #include "server/upstream/policy/retry_budget.h"
@@ -66,36 +66,14 @@ class Pool : private UpstreamConnection::Owner {
   // Answers every call still waiting UNAVAILABLE and closes every connection.
   void Shutdown();
 
-  size_t calls_waiting() const { return waiting_; }
+  size_t calls_waiting() const { return calls_.size(); }
   size_t connections(int backend) const { return backends_[backend].connections.size(); }
   bool ejected(int backend, int64_t now_ns) const {
     return backends_[backend].health.ejected(now_ns);
   }
 
  private:
-  struct PendingCall {
-    PendingCall() : timer(this) {}
-    common::TimerHook<PendingCall> timer;  // in deadlines_ of its timeout, while it waits
-    std::string request;  // kept while it may be sent again (`kept`)
-    handlers::UpstreamCallback done;
-    int64_t timeout_ns = 0;
-    int64_t sent_ns = 0;
-    uint64_t key = 0;
-    uint64_t tried = 0;   // bit i: backend i was tried
-    uint32_t index = 0;       // its slot
-    uint32_t generation = 0;  // of the id: a slot reused is not the call an old id names
-    uint64_t id() const { return (uint64_t{generation} << 32) | index; }
-    int attempts = 0;
-    bool live = false;
-    bool retryable = false;
-    bool kept = false;
-    UpstreamConnection* connection = nullptr;  // where it is in flight
-  };
-  // Calls of one timeout, oldest first: the oldest is always the next to expire.
-  struct Deadlines {
-    int64_t timeout_ns;
-    common::TimerList<PendingCall> calls;
-  };
+  using PendingCall = Calls::Call;
   struct Backend {
     Backend(const Ejection::Options& eject, const handlers::UpstreamOptions& o, uint64_t seed)
         : health(eject), reconnect(o.reconnect_base, o.reconnect_max, seed) {}
@@ -113,12 +91,8 @@ class Pool : private UpstreamConnection::Owner {
   void OnFailed(UpstreamConnection* c, UpstreamConnection::Failure failure,
                 const absl::Status& why, std::deque<uint64_t> in_flight) override;
 
-  // Sends call `id` (`request`) to a backend, or answers it UNAVAILABLE (at the end of the
-  // turn).
-  void Place(uint64_t id, PendingCall& call, absl::string_view request, int64_t now_ns);
-  PendingCall* Find(uint64_t id);
-  uint64_t NewCall();
-  common::TimerList<PendingCall>& DeadlinesOf(int64_t timeout_ns);
+  // Sends `call` (`request`) to a backend, or answers it UNAVAILABLE (at the end of the turn).
+  void Place(PendingCall& call, absl::string_view request, int64_t now_ns);
   // The connection of `backend` to send on (maybe a new one), or null if it has no room.
   UpstreamConnection* ConnectionFor(int backend, int64_t now_ns);
   bool HasRoom(int backend, int64_t now_ns) const;
@@ -126,6 +100,12 @@ class Pool : private UpstreamConnection::Owner {
   void Reroute(std::deque<uint64_t> calls, const absl::Status& why, bool never_sent,
                int64_t now_ns);
   void Forget(UpstreamConnection* c);
+  // `c` of `b` connected, or is gone: its connect is no longer timed.
+  static void StopTimingConnect(Backend& b, UpstreamConnection* c);
+  // A connect to `backend` failed: counted, and the next one waits a growing delay.
+  void ConnectFailed(int backend, int64_t now_ns);
+  // Fails the calls past their deadline.
+  void ExpireDue(int64_t now_ns);
   // `call` is no longer on its connection (answered, failed, or past its deadline).
   void NotInFlight(PendingCall& call);
   // Counts a failure of `backend`; ejecting it closes its connections.
@@ -143,19 +123,12 @@ class Pool : private UpstreamConnection::Owner {
   std::unique_ptr<Balancer> balancer_;
   RetryBudget budget_;
   std::vector<Backend> backends_;
-  // The calls waiting, in slots of stable address (their timer hooks) reused through free_.
-  // An id is the slot's index and its generation.
-  std::deque<PendingCall> slots_;
-  std::vector<uint32_t> free_;
-  size_t waiting_ = 0;
-  std::vector<std::unique_ptr<Deadlines>> deadlines_;  // one per timeout in use: few
+  Calls calls_;
   std::vector<std::pair<uint64_t, absl::Status>> unplaced_;  // answered at the turn's end
   std::vector<UpstreamConnection*> unsent_;  // written at the turn's end
   std::vector<std::unique_ptr<UpstreamConnection>> owned_;
   std::vector<std::unique_ptr<UpstreamConnection>> closed_;  // freed once io_idle()
-  uint64_t next_id_ = 1;
   bool shut_down_ = false;  // calls from now on get UNAVAILABLE at once
-  int64_t kept_bytes_ = 0;  // of the requests kept for a retry
   int64_t charged_ = 0;     // to env_.budget, as of the last turn's end
 };
 
