@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/stable_hash.h"
 #include "gflags/gflags.h"
 #include "handlers/registry.h"
 #include "handlers/service.h"
@@ -68,7 +69,9 @@ class ProxyHandler : public Handler {
     CallOptions options{.timeout = timeout_};
     options.retryable = retry_ == Retry::kAll ||
                         (retry_ == Retry::kReads && absl::StartsWith(request, "GET"));
-    if (hashed_) options.hash_key = HashOf(hash_ == HashBy::kKvKey ? KvKey(request) : request);
+    if (hashed_) {
+      options.hash_key = common::StableHash(hash_ == HashBy::kKvKey ? KvKey(request) : request);
+    }
     backends_->Call(request, options, [done = reply.Defer()](absl::StatusOr<std::string> answer)
                                           mutable {
       if (answer.ok()) return done.Finish(*std::move(answer));
@@ -78,13 +81,6 @@ class ProxyHandler : public Handler {
   }
 
  private:
-  // FNV-1a: the same in every process, so two proxies send a key to the same backend.
-  static uint64_t HashOf(absl::string_view key) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (unsigned char c : key) h = (h ^ c) * 0x100000001b3ull;
-    return h;
-  }
-
   Upstream* const backends_;
   const Retry retry_;
   const HashBy hash_;

@@ -1,5 +1,7 @@
 #include "server/upstream/policy/balancer.h"
 
+#include "common/stable_hash.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <numeric>
@@ -14,27 +16,12 @@ namespace {
 
 // The hash and the Maglev construction are part of the wire contract between proxies (and
 // between releases of one proxy): changing a constant here remaps nearly every key.
-constexpr uint64_t kFnvOffsetBasis = 14695981039346656037ull;
-constexpr uint64_t kFnvPrime = 1099511628211ull;
 constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
 constexpr int64_t kDefaultTableSize = 65537;  // prime
 constexpr int kEntriesPerBackend = 100;       // Maglev's M >= 100 N for an even spread
 
-uint64_t Fnv1a(absl::string_view s) {
-  uint64_t h = kFnvOffsetBasis;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= kFnvPrime;
-  }
-  return h;
-}
-
-// splitmix64's finalizer: a bijection that spreads every input bit over the output.
-uint64_t Mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+using common::Fnv1a;
+using common::Mix64;
 
 bool IsPrime(int64_t n) {
   if (n < 2) return false;
@@ -206,7 +193,7 @@ absl::string_view BalanceName(Balance balance) {
   return "unknown";
 }
 
-uint64_t HashKey(absl::string_view key) { return Mix64(Fnv1a(key)); }
+uint64_t HashKey(absl::string_view key) { return common::StableHash(key); }
 
 int64_t MaglevTableSize(size_t backends) {
   const int64_t wanted = static_cast<int64_t>(backends) * kEntriesPerBackend;

@@ -42,9 +42,8 @@ enum class Balance { kRoundRobin, kLeastRequest, kHash };
 absl::StatusOr<Balance> ParseBalance(absl::string_view name);
 absl::string_view BalanceName(Balance balance);
 
-// A stable 64-bit hash of a key: FNV-1a, then splitmix64's finalizer to spread FNV's weak low
-// bits. The same in every process and build, so that two proxies send a key to the same
-// backend; absl::Hash would not do, it is seeded per process.
+// A stable 64-bit hash of a key: common::StableHash (common/stable_hash.h), the same in every
+// process and build, so that two proxies send a key to the same backend.
 uint64_t HashKey(absl::string_view key);
 
 class Balancer {
