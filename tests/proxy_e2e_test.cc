@@ -389,7 +389,8 @@ TEST(ProxyE2eTest, ReachesATlsBackendWithMutualTls) {
   ASSERT_NE(c, nullptr);
   std::vector<std::string> requests;
   for (int i = 0; i < 50; ++i) requests.push_back(absl::StrCat("secret ", i));
-  EXPECT_EQ(Pipeline(*c, requests), requests);
+  EXPECT_EQ(Pipeline(*c, requests), requests) << "backend:\n" << backend.Log() << "proxy:\n"
+                                              << proxy.Log();
   EXPECT_EQ(TlsStats(backend, *ClientContext("client"))["tls_handshakes"], 1 + 2)
       << "one per proxy connection (2 workers) and the stats query's own";
 }
