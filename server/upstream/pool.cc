@@ -10,10 +10,6 @@ namespace server {
 namespace upstream {
 namespace {
 
-// Another connection is opened once the least busy one has this many calls in flight: a few
-// connections carry many clients' calls, yet one slow reply does not hold up everything.
-constexpr size_t kOpenAnotherAt = 32;
-
 bool Tried(uint64_t tried, int backend) { return (tried >> backend) & 1; }
 
 }  // namespace
@@ -24,15 +20,10 @@ Pool::Pool(const UpstreamConfig* config, const UpstreamConnection::Env& env,
       options_(config->options()),
       env_(env),
       loop_(loop),
-      budget_({.ratio = options_.retry_ratio, .min_retries = options_.retry_floor}) {
+      budget_({.ratio = options_.retry_ratio, .min_retries = options_.retry_floor}),
+      backends_(config, &env_, this, seed) {
   std::vector<std::string> names;
-  const Ejection::Options eject{.failures_to_eject = options_.failures_to_eject,
-                                .base = options_.eject_base,
-                                .max = options_.eject_max};
-  for (const UpstreamConfig::Backend& b : config->backends()) {
-    names.push_back(b.name);
-    backends_.emplace_back(eject, options_, seed + backends_.size());
-  }
+  for (const UpstreamConfig::Backend& b : config->backends()) names.push_back(b.name);
   balancer_ = MakeBalancer(config->balance(), names, seed);
 }
 
@@ -65,7 +56,7 @@ void Pool::Place(PendingCall& call, absl::string_view request, int64_t now_ns) {
         call.key,
         [&](int i) {
           return !Tried(call.tried, i) && !backends_[i].health.ejected(now_ns) &&
-                 HasRoom(i, now_ns);
+                 backends_.HasRoom(i, now_ns);
         },
         [&](int i) { return backends_[i].in_flight; });
     if (backend < 0) {
@@ -73,9 +64,11 @@ void Pool::Place(PendingCall& call, absl::string_view request, int64_t now_ns) {
                               "upstream ", options_.name,
                               ": no backend can take the call (ejected, full, or tried)")));
     }
-    c = ConnectionFor(backend, now_ns);
-    // A connect refused at once: the next backend, as if this one had been tried.
-    if (c == nullptr) call.tried |= uint64_t{1} << backend;
+    c = backends_.ConnectionFor(backend, now_ns);
+    if (c == nullptr) {  // it had room: a connect refused at once
+      ChargeFailure(backend, now_ns);  // may eject it, closing its connections
+      call.tried |= uint64_t{1} << backend;  // the next backend, as if this one had been tried
+    }
   }
   if (!c->has_unsent()) unsent_.push_back(c);
   c->Send(id, request);
@@ -92,69 +85,9 @@ void Pool::Place(PendingCall& call, absl::string_view request, int64_t now_ns) {
   counters.in_flight.fetch_add(1, std::memory_order_relaxed);
 }
 
-bool Pool::HasRoom(int backend, int64_t now_ns) const {
-  const Backend& b = backends_[backend];
-  if (static_cast<int>(b.connections.size()) < options_.max_connections_per_backend &&
-      now_ns >= b.next_connect_ns) {
-    return true;
-  }
-  for (const UpstreamConnection* c : b.connections) {
-    if (static_cast<int>(c->in_flight()) < options_.max_pipelined) return true;
-  }
-  return false;
-}
-
-UpstreamConnection* Pool::ConnectionFor(int backend, int64_t now_ns) {
-  Backend& b = backends_[backend];
-  UpstreamConnection* best = nullptr;
-  for (UpstreamConnection* c : b.connections) {
-    if (best == nullptr || c->in_flight() < best->in_flight()) best = c;
-  }
-  const bool may_open = static_cast<int>(b.connections.size()) <
-                            options_.max_connections_per_backend &&
-                        now_ns >= b.next_connect_ns;
-  if (best != nullptr && (best->in_flight() < kOpenAnotherAt || !may_open)) {
-    return static_cast<int>(best->in_flight()) < options_.max_pipelined ? best : nullptr;
-  }
-  if (!may_open) return nullptr;
-  const UpstreamConfig::Backend& where = config_->backends()[backend];
-  absl::StatusOr<std::unique_ptr<UpstreamConnection>> opened =
-      UpstreamConnection::Connect(where.address(), config_->tls(), backend, &env_, this);
-  if (!opened.ok()) {
-    LOG_EVERY_N(WARNING, 100) << "upstream " << options_.name << ": " << where.name << ": "
-                              << opened.status().message();
-    ConnectFailed(backend, now_ns);
-    ChargeFailure(backend, now_ns);  // may eject it, closing `best`: the call goes elsewhere
-    return nullptr;
-  }
-  UpstreamConnection* c = opened->get();
-  owned_.push_back(*std::move(opened));
-  b.connections.push_back(c);
-  b.connecting.emplace_back(c, now_ns + absl::ToInt64Nanoseconds(options_.connect_timeout));
-  where.counters->open_connections.fetch_add(1, std::memory_order_relaxed);
-  return c;
-}
-
-void Pool::StopTimingConnect(Backend& b, UpstreamConnection* c) {
-  b.connecting.erase(std::remove_if(b.connecting.begin(), b.connecting.end(),
-                                    [c](const auto& entry) { return entry.first == c; }),
-                     b.connecting.end());
-}
-
-void Pool::ConnectFailed(int backend, int64_t now_ns) {
-  config_->backends()[backend].counters->errors_connect.fetch_add(1, std::memory_order_relaxed);
-  Backend& b = backends_[backend];
-  b.next_connect_ns = now_ns + absl::ToInt64Nanoseconds(b.reconnect.Next());
-}
-
-void Pool::OnConnected(UpstreamConnection* c) {
-  Backend& b = backends_[c->backend()];
-  b.reconnect.Reset();
-  StopTimingConnect(b, c);
-}
+void Pool::OnConnected(UpstreamConnection* c) { backends_.OnConnected(c); }
 
 void Pool::OnReply(UpstreamConnection* c, uint64_t id, const protocol::Frame& reply) {
-  Backend& b = backends_[c->backend()];
   BackendCounters& counters = *config_->backends()[c->backend()].counters;
   PendingCall* call = calls_.Find(id);
   if (call == nullptr || call->connection != c) {
@@ -165,7 +98,7 @@ void Pool::OnReply(UpstreamConnection* c, uint64_t id, const protocol::Frame& re
   counters.replies.fetch_add(1, std::memory_order_relaxed);
   const int64_t now = loop_->now_ns();
   counters.latency.Record(absl::Nanoseconds(now - call->sent_ns), 1);
-  b.health.OnSuccess(now);
+  backends_[c->backend()].health.OnSuccess(now);
   if (reply.kind == protocol::FrameKind::kError) {
     // The backend's own answer, passed on as it is: not a failure of the backend.
     Answer(id, protocol::StatusFromErrorPayload(reply.payload));
@@ -181,7 +114,7 @@ void Pool::OnFailed(UpstreamConnection* c, UpstreamConnection::Failure failure,
   const bool never_connected = failure == UpstreamConnection::Failure::kConnect;
   BackendCounters& counters = *config_->backends()[backend].counters;
   if (never_connected) {
-    ConnectFailed(backend, now);
+    backends_.ConnectFailed(backend, now);
   } else if (failure == UpstreamConnection::Failure::kBadReply) {
     counters.errors_bad_reply.fetch_add(1, std::memory_order_relaxed);
   } else {
@@ -226,23 +159,12 @@ void Pool::NotInFlight(PendingCall& call) {
 }
 
 void Pool::Forget(UpstreamConnection* c) {
-  Backend& b = backends_[c->backend()];
-  b.connections.erase(std::remove(b.connections.begin(), b.connections.end(), c),
-                      b.connections.end());
-  StopTimingConnect(b, c);
   unsent_.erase(std::remove(unsent_.begin(), unsent_.end(), c), unsent_.end());
-  config_->backends()[c->backend()].counters->open_connections.fetch_sub(
-      1, std::memory_order_relaxed);
-  auto it = std::find_if(owned_.begin(), owned_.end(),
-                         [c](const std::unique_ptr<UpstreamConnection>& o) { return o.get() == c; });
-  if (it != owned_.end()) {
-    closed_.push_back(std::move(*it));  // freed at the end of the turn, once idle
-    owned_.erase(it);
-  }
+  backends_.Forget(c);
 }
 
 void Pool::ChargeFailure(int backend, int64_t now_ns) {
-  Backend& b = backends_[backend];
+  Backends::Backend& b = backends_[backend];
   if (!b.health.OnFailure(now_ns)) return;
   const UpstreamConfig::Backend& where = config_->backends()[backend];
   where.counters->ejections.fetch_add(1, std::memory_order_relaxed);
@@ -290,16 +212,7 @@ void Pool::ExpireDue(int64_t now_ns) {
 
 void Pool::OnTurnEnd(int64_t now_ns) {
   ExpireDue(now_ns);  // first: a call past its deadline is not sent now
-  for (Backend& b : backends_) {
-    for (size_t i = 0; i < b.connecting.size();) {
-      if (b.connecting[i].second > now_ns) {
-        ++i;
-        continue;
-      }
-      b.connecting[i].first->Fail(UpstreamConnection::Failure::kConnect,
-                                  absl::UnavailableError("connect timed out"));  // erases it
-    }
-  }
+  backends_.TimeOutConnects(now_ns);
   // What the callbacks run here send or fail waits for the next turn (NextDeadlineNs() is 0
   // then): a callback that calls again on every failure cannot hold the loop.
   std::vector<UpstreamConnection*> unsent = std::exchange(unsent_, {});
@@ -311,43 +224,30 @@ void Pool::OnTurnEnd(int64_t now_ns) {
     }
     Answer(id, std::move(why));
   }
-  closed_.erase(std::remove_if(closed_.begin(), closed_.end(),
-                               [](const std::unique_ptr<UpstreamConnection>& c) {
-                                 return c->io_idle();
-                               }),
-                closed_.end());
+  backends_.FreeIdle();
   ChargeHeld();
 }
 
 void Pool::ChargeHeld() {
   if (env_.budget == nullptr) return;
-  int64_t held = calls_.kept_bytes();
-  for (const auto& c : owned_) held += c->held_bytes();
-  for (const auto& c : closed_) held += c->held_bytes();
+  const int64_t held = calls_.kept_bytes() + backends_.held_bytes();
   env_.budget->Charge(held - charged_);
   charged_ = held;
 }
 
 int64_t Pool::NextDeadlineNs() const {
   if (!unplaced_.empty() || !unsent_.empty()) return 0;
-  int64_t next = calls_.NextDeadlineNs();
-  for (const Backend& b : backends_) {
-    for (const auto& entry : b.connecting) next = std::min(next, entry.second);
+  int64_t next = backends_.NextConnectDeadlineNs(calls_.NextDeadlineNs());
+  if (backends_.waiting_to_free()) {
+    next = std::min(next, loop_->now_ns() + 1'000'000);  // poll io_idle()
   }
-  if (!closed_.empty()) next = std::min(next, loop_->now_ns() + 1'000'000);  // poll io_idle()
   return next;
 }
 
 void Pool::Shutdown() {
   shut_down_ = true;
-  std::vector<std::unique_ptr<UpstreamConnection>> owned = std::move(owned_);
-  for (auto& c : owned) c->Close();
-  for (Backend& b : backends_) {
-    b.connections.clear();
-    b.connecting.clear();
-  }
+  backends_.CloseAll();
   unsent_.clear();
-  for (auto& c : owned) closed_.push_back(std::move(c));
   // By id, not over the slots: a callback's new call is answered at once (shut_down_).
   for (uint64_t id : calls_.Waiting()) {
     PendingCall* call = calls_.Find(id);
