@@ -22,11 +22,11 @@ Backends::Backends(const UpstreamConfig* config, const UpstreamConnection::Env* 
   for (size_t i = 0; i < config->backends().size(); ++i) backends_.emplace_back(eject, o, seed + i);
 }
 
-bool Backends::HasRoom(int backend, int64_t now_ns) const {
+bool Backends::HasRoom(int backend, int64_t now_ns, bool probe) const {
   const handlers::UpstreamOptions& o = config_->options();
   const Backend& b = backends_[backend];
   if (static_cast<int>(b.connections.size()) < o.max_connections_per_backend &&
-      now_ns >= b.next_connect_ns) {
+      (probe || now_ns >= b.next_connect_ns)) {
     return true;
   }
   for (const UpstreamConnection* c : b.connections) {
@@ -35,7 +35,7 @@ bool Backends::HasRoom(int backend, int64_t now_ns) const {
   return false;
 }
 
-UpstreamConnection* Backends::ConnectionFor(int backend, int64_t now_ns) {
+UpstreamConnection* Backends::ConnectionFor(int backend, int64_t now_ns, bool probe) {
   const handlers::UpstreamOptions& o = config_->options();
   Backend& b = backends_[backend];
   UpstreamConnection* best = nullptr;
@@ -43,7 +43,7 @@ UpstreamConnection* Backends::ConnectionFor(int backend, int64_t now_ns) {
     if (best == nullptr || c->in_flight() < best->in_flight()) best = c;
   }
   const bool may_open = static_cast<int>(b.connections.size()) < o.max_connections_per_backend &&
-                        now_ns >= b.next_connect_ns;
+                        (probe || now_ns >= b.next_connect_ns);
   if (best != nullptr && (best->in_flight() < kOpenAnotherAt || !may_open)) {
     return static_cast<int>(best->in_flight()) < o.max_pipelined ? best : nullptr;
   }
@@ -77,6 +77,20 @@ void Backends::ConnectFailed(int backend, int64_t now_ns) {
   config_->backends()[backend].counters->errors_connect.fetch_add(1, std::memory_order_relaxed);
   Backend& b = backends_[backend];
   b.next_connect_ns = now_ns + absl::ToInt64Nanoseconds(b.reconnect.Next());
+}
+
+void Backends::Failed(int backend, UpstreamConnection::Failure failure, int64_t now_ns) {
+  BackendCounters& counters = *config_->backends()[backend].counters;
+  switch (failure) {
+    case UpstreamConnection::Failure::kConnect:
+      return ConnectFailed(backend, now_ns);
+    case UpstreamConnection::Failure::kBadReply:
+      counters.errors_bad_reply.fetch_add(1, std::memory_order_relaxed);
+      return;
+    case UpstreamConnection::Failure::kReset:
+      counters.errors_reset.fetch_add(1, std::memory_order_relaxed);
+      return;
+  }
 }
 
 void Backends::Forget(UpstreamConnection* c) {

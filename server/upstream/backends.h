@@ -38,6 +38,8 @@ class Backends {
     Backoff reconnect;
     int64_t next_connect_ns = 0;  // no connect before this (after a failed one)
     int in_flight = 0;            // calls on its connections
+    int64_t next_check_ns = 0;    // the next active health check (health_check_every)
+    bool checking = false;        // a health check is in flight
     std::vector<UpstreamConnection*> connections;  // open or connecting
     std::vector<std::pair<UpstreamConnection*, int64_t>> connecting;  // and their deadline
   };
@@ -50,15 +52,18 @@ class Backends {
   Backend& operator[](int backend) { return backends_[backend]; }
   const Backend& operator[](int backend) const { return backends_[backend]; }
 
-  // Whether `backend` can take one more call now.
-  bool HasRoom(int backend, int64_t now_ns) const;
+  // Whether `backend` can take one more call now. `probe`: for a health check, which may open
+  // a connection during the reconnect delay (the checks' own period bounds how often).
+  bool HasRoom(int backend, int64_t now_ns, bool probe = false) const;
   // The connection of `backend` to send on (opened if needed), or null: no room, or a connect
   // that failed at once (counted by ConnectFailed()).
-  UpstreamConnection* ConnectionFor(int backend, int64_t now_ns);
+  UpstreamConnection* ConnectionFor(int backend, int64_t now_ns, bool probe = false);
   // `c` connected: its connect is no longer timed, its backend's backoff starts over.
   void OnConnected(UpstreamConnection* c);
   // A connect to `backend` failed: counted, and the next one waits a growing delay.
   void ConnectFailed(int backend, int64_t now_ns);
+  // A connection of `backend` failed: counted by kind (a connect's as ConnectFailed()).
+  void Failed(int backend, UpstreamConnection::Failure failure, int64_t now_ns);
   // `c` is gone (failed or closed): no call goes to it again; freed once its I/O is idle.
   void Forget(UpstreamConnection* c);
   // Fails the connects that took longer than connect_timeout (the owner hears OnFailed).

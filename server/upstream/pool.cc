@@ -70,22 +70,55 @@ void Pool::Place(PendingCall& call, absl::string_view request, int64_t now_ns) {
       call.tried |= uint64_t{1} << backend;  // the next backend, as if this one had been tried
     }
   }
+  Send(call, c, backend, request, now_ns);
+}
+
+void Pool::Send(PendingCall& call, UpstreamConnection* c, int backend, absl::string_view request,
+                int64_t now_ns) {
   if (!c->has_unsent()) unsent_.push_back(c);
-  c->Send(id, request);
+  c->Send(call.id(), request);
   // Kept only where it may be sent again: a retryable call, or one whose connection has not
   // connected yet (a request never sent may go elsewhere).
-  if (call.retryable || !c->connected()) calls_.Keep(call, request);
+  if (!call.health_check && (call.retryable || !c->connected())) calls_.Keep(call, request);
   call.connection = c;
   call.tried |= uint64_t{1} << backend;
   call.sent_ns = now_ns;
   ++call.attempts;
   ++backends_[backend].in_flight;
   BackendCounters& counters = *config_->backends()[backend].counters;
-  counters.calls.fetch_add(1, std::memory_order_relaxed);
+  if (!call.health_check) counters.calls.fetch_add(1, std::memory_order_relaxed);
   counters.in_flight.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Pool::OnConnected(UpstreamConnection* c) { backends_.OnConnected(c); }
+void Pool::CheckHealth(int64_t now_ns) {
+  const int64_t every_ns = absl::ToInt64Nanoseconds(options_.health_check_every);
+  if (every_ns <= 0 || shut_down_) return;
+  for (int i = 0; i < backends_.size(); ++i) {
+    Backends::Backend& b = backends_[i];
+    if (b.checking || now_ns < b.next_check_ns) continue;
+    b.next_check_ns = now_ns + every_ns;
+    if (!backends_.HasRoom(i, now_ns, /*probe=*/true)) continue;  // full: not now
+    BackendCounters& counters = *config_->backends()[i].counters;
+    UpstreamConnection* c = backends_.ConnectionFor(i, now_ns, /*probe=*/true);
+    if (c == nullptr) {  // refused at once
+      counters.health_checks_failed.fetch_add(1, std::memory_order_relaxed);
+      ChargeFailure(i, now_ns);
+      continue;
+    }
+    // Answered OK by OnReply() whatever the backend said; a failure by the usual paths (the
+    // deadline, the connection's failure), which also charge the backend.
+    PendingCall& probe = calls_.New(
+        [this, i, &counters](absl::StatusOr<std::string> answered) {
+          backends_[i].checking = false;
+          (answered.ok() ? counters.health_checks_ok : counters.health_checks_failed)
+              .fetch_add(1, std::memory_order_relaxed);
+        },
+        absl::ToInt64Nanoseconds(options_.health_check_timeout), now_ns);
+    probe.health_check = true;
+    b.checking = true;
+    Send(probe, c, i, options_.health_check_request, now_ns);
+  }
+}
 
 void Pool::OnReply(UpstreamConnection* c, uint64_t id, const protocol::Frame& reply) {
   BackendCounters& counters = *config_->backends()[c->backend()].counters;
@@ -95,8 +128,15 @@ void Pool::OnReply(UpstreamConnection* c, uint64_t id, const protocol::Frame& re
     return;
   }
   NotInFlight(*call);
-  counters.replies.fetch_add(1, std::memory_order_relaxed);
   const int64_t now = loop_->now_ns();
+  if (call->health_check) {
+    if (backends_[c->backend()].health.Reinstate(now)) {
+      LOG(INFO) << "upstream " << options_.name << ": " << config_->backends()[c->backend()].name
+                << " answered a health check: taken back";
+    }
+    return Answer(id, std::string());
+  }
+  counters.replies.fetch_add(1, std::memory_order_relaxed);
   counters.latency.Record(absl::Nanoseconds(now - call->sent_ns), 1);
   backends_[c->backend()].health.OnSuccess(now);
   if (reply.kind == protocol::FrameKind::kError) {
@@ -112,14 +152,7 @@ void Pool::OnFailed(UpstreamConnection* c, UpstreamConnection::Failure failure,
   const int64_t now = loop_->now_ns();
   const int backend = c->backend();
   const bool never_connected = failure == UpstreamConnection::Failure::kConnect;
-  BackendCounters& counters = *config_->backends()[backend].counters;
-  if (never_connected) {
-    backends_.ConnectFailed(backend, now);
-  } else if (failure == UpstreamConnection::Failure::kBadReply) {
-    counters.errors_bad_reply.fetch_add(1, std::memory_order_relaxed);
-  } else {
-    counters.errors_reset.fetch_add(1, std::memory_order_relaxed);
-  }
+  backends_.Failed(backend, failure, now);
   VLOG(1) << "upstream " << options_.name << ": " << config_->backends()[backend].name << ": "
           << why.message() << " (" << in_flight.size() << " calls in flight)";
   Forget(c);
@@ -138,7 +171,7 @@ void Pool::Reroute(std::deque<uint64_t> calls, const absl::Status& why, bool nev
     if (found == nullptr) continue;  // answered already (its deadline)
     PendingCall& call = *found;
     if (call.connection != nullptr) NotInFlight(call);
-    const bool may_retry = (call.retryable || never_sent) && call.kept &&
+    const bool may_retry = (call.retryable || never_sent) && call.kept && !call.health_check &&
                            call.attempts < options_.max_attempts &&
                            now_ns < call.deadline_ns() && !shut_down_;
     if (may_retry && budget_.TryRetry(now_ns)) {
@@ -190,11 +223,9 @@ void Pool::Answer(uint64_t id, absl::StatusOr<std::string> reply) {
   calls_.Release(*call)(std::move(reply));
 }
 
-void Pool::Unplaced(uint64_t id, absl::Status why) { unplaced_.emplace_back(id, std::move(why)); }
-
 void Pool::ExpireDue(int64_t now_ns) {
   while (PendingCall* call = calls_.OldestDue(now_ns)) {
-    config_->counters().timeouts.fetch_add(1, std::memory_order_relaxed);
+    if (!call->health_check) config_->counters().timeouts.fetch_add(1, std::memory_order_relaxed);
     if (call->connection == nullptr) {
       Answer(call->id(), absl::DeadlineExceededError(absl::StrCat(
                              "upstream ", options_.name, ": no backend took the call in time")));
@@ -213,13 +244,15 @@ void Pool::ExpireDue(int64_t now_ns) {
 void Pool::OnTurnEnd(int64_t now_ns) {
   ExpireDue(now_ns);  // first: a call past its deadline is not sent now
   backends_.TimeOutConnects(now_ns);
+  CheckHealth(now_ns);
   // What the callbacks run here send or fail waits for the next turn (NextDeadlineNs() is 0
   // then): a callback that calls again on every failure cannot hold the loop.
   std::vector<UpstreamConnection*> unsent = std::exchange(unsent_, {});
   for (UpstreamConnection* c : unsent) c->Flush();  // may fail: OnFailed forgets it
   std::vector<std::pair<uint64_t, absl::Status>> unplaced = std::exchange(unplaced_, {});
   for (auto& [id, why] : unplaced) {
-    if (absl::IsUnavailable(why)) {
+    const PendingCall* call = calls_.Find(id);
+    if (absl::IsUnavailable(why) && call != nullptr && !call->health_check) {
       config_->counters().unavailable.fetch_add(1, std::memory_order_relaxed);
     }
     Answer(id, std::move(why));
@@ -238,6 +271,11 @@ void Pool::ChargeHeld() {
 int64_t Pool::NextDeadlineNs() const {
   if (!unplaced_.empty() || !unsent_.empty()) return 0;
   int64_t next = backends_.NextConnectDeadlineNs(calls_.NextDeadlineNs());
+  if (options_.health_check_every > absl::ZeroDuration() && !shut_down_) {
+    for (int i = 0; i < backends_.size(); ++i) {
+      if (!backends_[i].checking) next = std::min(next, backends_[i].next_check_ns);
+    }
+  }
   if (backends_.waiting_to_free()) {
     next = std::min(next, loop_->now_ns() + 1'000'000);  // poll io_idle()
   }

@@ -14,6 +14,8 @@
 //     within the retry budget, the attempt limit and the deadline; the others get UNAVAILABLE;
 //   - what it holds (requests kept for a retry, its connections' buffers) is charged to the
 //     server's memory budget at the end of each turn;
+//   - with health_check_every, a probe frame goes to each backend that often; its answer takes
+//     an ejected backend back at once, its failure counts as a call's would;
 //   - N consecutive failures eject a backend (its connections closed, their calls retried as
 //     above) for a backoff that grows; a failed connect waits a growing delay before the next.
 //
@@ -75,13 +77,18 @@ class Pool : private UpstreamConnection::Owner {
   using PendingCall = Calls::Call;
 
   // UpstreamConnection::Owner.
-  void OnConnected(UpstreamConnection* c) override;
+  void OnConnected(UpstreamConnection* c) override { backends_.OnConnected(c); }
   void OnReply(UpstreamConnection* c, uint64_t call, const protocol::Frame& reply) override;
   void OnFailed(UpstreamConnection* c, UpstreamConnection::Failure failure,
                 const absl::Status& why, std::deque<uint64_t> in_flight) override;
 
   // Sends `call` (`request`) to a backend, or answers it UNAVAILABLE (at the end of the turn).
   void Place(PendingCall& call, absl::string_view request, int64_t now_ns);
+  // Sends `call` on `c`, a connection of `backend`.
+  void Send(PendingCall& call, UpstreamConnection* c, int backend, absl::string_view request,
+            int64_t now_ns);
+  // Sends the health checks that are due (health_check_every).
+  void CheckHealth(int64_t now_ns);
   // A connection is gone: its calls in flight are retried or failed with `why`.
   void Reroute(std::deque<uint64_t> calls, const absl::Status& why, bool never_sent,
                int64_t now_ns);
@@ -95,7 +102,7 @@ class Pool : private UpstreamConnection::Owner {
   void ChargeFailure(int backend, int64_t now_ns);
   // Answers call `id` now and forgets it.
   void Answer(uint64_t id, absl::StatusOr<std::string> reply);
-  void Unplaced(uint64_t id, absl::Status why);
+  void Unplaced(uint64_t id, absl::Status why) { unplaced_.emplace_back(id, std::move(why)); }
   // Charges the budget what the pool holds now: requests kept, its connections' buffers.
   void ChargeHeld();
 
