@@ -143,7 +143,12 @@ void Pool::OnReply(UpstreamConnection* c, uint64_t id, const protocol::Frame& re
     // The backend's own answer, passed on as it is: not a failure of the backend.
     Answer(id, protocol::StatusFromErrorPayload(reply.payload));
   } else {
-    Answer(id, std::string(reply.payload));
+    // Room for a frame header in front: a handler that answers its client with this string
+    // gets it framed in place (AnswerLink::Complete), not copied again.
+    std::string payload;
+    payload.reserve(reply.payload.size() + protocol::kHeaderBytes);
+    payload.append(reply.payload.data(), reply.payload.size());
+    Answer(id, std::move(payload));
   }
 }
 
