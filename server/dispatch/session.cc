@@ -107,17 +107,17 @@ void Session::Close() {
   // Answers held in order behind one still waiting are lost with the connection; the waiting
   // ones are counted when their answers arrive (the link finds the session gone).
   services_->stats->replies_discarded.Add(order_.size() - order_.waiting());
-  if (link_ != nullptr) link_->Cut();
+  if (link_) link_->Cut();
 }
 
-const std::shared_ptr<AnswerLink>& Session::Link() {
-  if (link_ == nullptr) {
-    link_ = std::make_shared<AnswerLink>(static_cast<LateAnswerTarget*>(this), services_->loop->tasks(),
-                                         services_->max_frame_bytes,
-                                         &services_->stats->replies_discarded,
-                                         &services_->stats->handler_misuse);
+AnswerLink* Session::Link() {
+  if (!link_) {
+    link_ = handlers::internal::SinkRef<AnswerLink>(
+        new AnswerLink(static_cast<LateAnswerTarget*>(this), services_->loop->tasks(),
+                       services_->max_frame_bytes, &services_->stats->replies_discarded,
+                       &services_->stats->handler_misuse));
   }
-  return link_;
+  return link_.get();
 }
 
 uint64_t Session::TakePlace() {
@@ -149,7 +149,7 @@ bool Session::Offload(absl::string_view request, handlers::OffloadedCall call) {
     handlers::OffloadedCall call;
     std::string request;
     handlers::Completion done;
-    std::shared_ptr<AnswerLink> link;  // for a misuse of the call's reply
+    handlers::internal::SinkRef<AnswerLink> link;  // for a misuse of the call's reply
     uint64_t place = 0;
     MemoryBudget* budget = nullptr;
     HandlerPool* pool = nullptr;
@@ -161,7 +161,7 @@ bool Session::Offload(absl::string_view request, handlers::OffloadedCall call) {
   state->request = std::string(request);
   offloaded_ = TakePlace();
   state->done = MakeCompletion(Link(), offloaded_);
-  state->link = Link();
+  state->link = handlers::internal::SinkRef<AnswerLink>(Link());
   state->place = offloaded_;
   state->budget = services_->budget;
   state->pool = pool;
