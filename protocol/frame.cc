@@ -35,6 +35,13 @@ void AppendErrorFrame(const absl::Status& status, Buffer* out) {
   FinishFrame(start, FrameKind::kError, out);
 }
 
+std::string PayloadWithHeaderRoom(absl::string_view payload) {
+  std::string out;
+  out.reserve(payload.size() + kHeaderBytes);
+  out.append(payload.data(), payload.size());
+  return out;
+}
+
 absl::Status StatusFromErrorPayload(absl::string_view payload) {
   const size_t colon = payload.find(": ");
   const absl::string_view code_name = payload.substr(0, colon);

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -57,6 +58,10 @@ void AppendFrame(absl::string_view payload, Buffer* out, FrameKind kind = FrameK
 // FinishFrame with that offset to write the length.
 size_t BeginFrame(Buffer* out);
 void FinishFrame(size_t header_offset, FrameKind kind, Buffer* out);
+
+// `payload` copied into a string with room for a frame header in front, so that whoever frames
+// it later (a late answer's, server/dispatch/answer_link.cc) inserts the header in place.
+std::string PayloadWithHeaderRoom(absl::string_view payload);
 
 // Error replies carry "<CODE>: <message>", e.g. "INTERNAL: handler failed" (docs/protocol.md).
 void AppendErrorFrame(const absl::Status& status, Buffer* out);

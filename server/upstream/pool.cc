@@ -142,13 +142,8 @@ void Pool::OnReply(UpstreamConnection* c, uint64_t id, const protocol::Frame& re
   if (reply.kind == protocol::FrameKind::kError) {
     // The backend's own answer, passed on as it is: not a failure of the backend.
     Answer(id, protocol::StatusFromErrorPayload(reply.payload));
-  } else {
-    // Room for a frame header in front: a handler that answers its client with this string
-    // gets it framed in place (AnswerLink::Complete), not copied again.
-    std::string payload;
-    payload.reserve(reply.payload.size() + protocol::kHeaderBytes);
-    payload.append(reply.payload.data(), reply.payload.size());
-    Answer(id, std::move(payload));
+  } else {  // answered to a client as it is, most often: framed in place, not copied again
+    Answer(id, protocol::PayloadWithHeaderRoom(reply.payload));
   }
 }
 
