@@ -125,13 +125,27 @@ void HandlerCounters::ForEach(
   for (const Entry& e : counters_) f(e.handler, e.name, e.counter.value());
 }
 
+namespace {
+
+// The bounds in nanoseconds: a latency is placed by integer comparisons, not a Duration turned
+// into a double (absl's division was 0.7% of a proxy's CPU, recording every late answer).
+constexpr std::array<int64_t, LatencyBuckets::kBoundsSeconds.size()> BoundsNs() {
+  std::array<int64_t, LatencyBuckets::kBoundsSeconds.size()> ns{};
+  for (size_t i = 0; i < ns.size(); ++i) {
+    ns[i] = static_cast<int64_t>(LatencyBuckets::kBoundsSeconds[i] * 1e9 + 0.5);
+  }
+  return ns;
+}
+constexpr std::array<int64_t, LatencyBuckets::kBoundsSeconds.size()> kBoundsNs = BoundsNs();
+
+}  // namespace
+
 void LatencyBuckets::Record(absl::Duration latency, uint64_t count) {
-  const double seconds = absl::ToDoubleSeconds(latency);
+  const int64_t ns = absl::ToInt64Nanoseconds(latency);
   size_t i = 0;
-  while (i < kBoundsSeconds.size() && seconds > kBoundsSeconds[i]) ++i;
+  while (i < kBoundsNs.size() && ns > kBoundsNs[i]) ++i;
   counts_[i].store(counts_[i].load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
-  sum_ns_.store(sum_ns_.load(std::memory_order_relaxed) +
-                    absl::ToInt64Nanoseconds(latency) * static_cast<int64_t>(count),
+  sum_ns_.store(sum_ns_.load(std::memory_order_relaxed) + ns * static_cast<int64_t>(count),
                 std::memory_order_relaxed);
 }
 
