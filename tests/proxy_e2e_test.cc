@@ -219,7 +219,7 @@ TEST(ProxyE2eTest, BadFlagsExitTwoNamingTheFlag) {
   for (const std::string& flag :
        {std::string("--proxy_backends="), std::string("--proxy_backends=nohost"),
         std::string("--proxy_balance=random"), std::string("--proxy_retry=some"),
-        std::string("--proxy_tls_server_name=x"), std::string("--proxy_tls_ca=/nonexistent")}) {
+        std::string("--proxy_tls_server_name=x"), std::string("--proxy_health_check_ms=5"), std::string("--proxy_tls_ca=/nonexistent")}) {
     std::vector<std::string> flags = {"--handler=proxy", "--proxy_backends=127.0.0.1:1", flag};
     if (flag.rfind("--proxy_tls_ca", 0) == 0) flags.push_back("--proxy_tls");
     const auto [status, output] = RunCommand(absl::StrCat(RunfilePath("server/server"), " ",

@@ -31,8 +31,8 @@ void AnswerLink::Complete(uint64_t request, absl::Status status, std::string pay
       return target_->OnLateAnswer(request, std::move(bytes), is_error, close_after);
     }
   }
-  loop_->Post(
-      [self = handlers::internal::SinkRef<AnswerLink>(this), request, bytes = std::move(bytes), is_error, close_after]() mutable {
+  loop_->Post([self = handlers::internal::SinkRef<AnswerLink>(this), request,
+               bytes = std::move(bytes), is_error, close_after]() mutable {
         if (self->target_ == nullptr) {
           self->discarded_->Add(1);  // its connection closed first
           return;

@@ -22,32 +22,43 @@ Backends::Backends(const UpstreamConfig* config, const UpstreamConnection::Env* 
   for (size_t i = 0; i < config->backends().size(); ++i) backends_.emplace_back(eject, o, seed + i);
 }
 
+bool Backends::Usable(const Backend& b, const UpstreamConnection* c, int64_t now_ns,
+                      bool probe) const {
+  if (static_cast<int>(c->in_flight()) >= config_->options().max_pipelined) return false;
+  // A connect a probe began during the reconnect delay is the probe's until it succeeds: calls
+  // queued on it would only be retried elsewhere if it is refused again.
+  return probe || c->connected() || now_ns >= b.next_connect_ns;
+}
+
+bool Backends::MayOpen(const Backend& b, int64_t now_ns, bool probe) const {
+  return static_cast<int>(b.connections.size()) < config_->options().max_connections_per_backend &&
+         (probe || now_ns >= b.next_connect_ns);
+}
+
 bool Backends::HasRoom(int backend, int64_t now_ns, bool probe) const {
-  const handlers::UpstreamOptions& o = config_->options();
   const Backend& b = backends_[backend];
-  if (static_cast<int>(b.connections.size()) < o.max_connections_per_backend &&
-      (probe || now_ns >= b.next_connect_ns)) {
-    return true;
-  }
+  if (MayOpen(b, now_ns, probe)) return true;
   for (const UpstreamConnection* c : b.connections) {
-    if (static_cast<int>(c->in_flight()) < o.max_pipelined) return true;
+    if (Usable(b, c, now_ns, probe)) return true;
   }
   return false;
 }
 
-UpstreamConnection* Backends::ConnectionFor(int backend, int64_t now_ns, bool probe) {
+Backends::Chosen Backends::ConnectionFor(int backend, int64_t now_ns, bool probe) {
   const handlers::UpstreamOptions& o = config_->options();
   Backend& b = backends_[backend];
   UpstreamConnection* best = nullptr;
   for (UpstreamConnection* c : b.connections) {
-    if (best == nullptr || c->in_flight() < best->in_flight()) best = c;
+    if (Usable(b, c, now_ns, probe) && (best == nullptr || c->in_flight() < best->in_flight())) {
+      best = c;
+    }
   }
-  const bool may_open = static_cast<int>(b.connections.size()) < o.max_connections_per_backend &&
-                        (probe || now_ns >= b.next_connect_ns);
-  if (best != nullptr && (best->in_flight() < kOpenAnotherAt || !may_open)) {
-    return static_cast<int>(best->in_flight()) < o.max_pipelined ? best : nullptr;
+  // Another connection once the least busy one carries many calls (or is full).
+  const size_t open_another_at = std::min<size_t>(kOpenAnotherAt, o.max_pipelined);
+  if (best != nullptr && (best->in_flight() < open_another_at || !MayOpen(b, now_ns, probe))) {
+    return {best};
   }
-  if (!may_open) return nullptr;
+  if (!MayOpen(b, now_ns, probe)) return {};
   const UpstreamConfig::Backend& where = config_->backends()[backend];
   absl::StatusOr<std::unique_ptr<UpstreamConnection>> opened =
       UpstreamConnection::Connect(where.address(), config_->tls(), backend, env_, owner_);
@@ -55,22 +66,27 @@ UpstreamConnection* Backends::ConnectionFor(int backend, int64_t now_ns, bool pr
     LOG_EVERY_N(WARNING, 100) << "upstream " << o.name << ": " << where.name << ": "
                               << opened.status().message();
     ConnectFailed(backend, now_ns);
-    return nullptr;
+    return {.refused = true};
   }
   UpstreamConnection* c = opened->get();
   owned_.push_back(*std::move(opened));
   b.connections.push_back(c);
   b.connecting.emplace_back(c, now_ns + absl::ToInt64Nanoseconds(o.connect_timeout));
   where.counters->open_connections.fetch_add(1, std::memory_order_relaxed);
-  return c;
+  return {c};
+}
+
+void Backends::StopTimingConnect(Backend& b, UpstreamConnection* c) {
+  b.connecting.erase(std::remove_if(b.connecting.begin(), b.connecting.end(),
+                                    [c](const auto& entry) { return entry.first == c; }),
+                     b.connecting.end());
 }
 
 void Backends::OnConnected(UpstreamConnection* c) {
   Backend& b = backends_[c->backend()];
   b.reconnect.Reset();
-  b.connecting.erase(std::remove_if(b.connecting.begin(), b.connecting.end(),
-                                    [c](const auto& entry) { return entry.first == c; }),
-                     b.connecting.end());
+  b.next_connect_ns = 0;  // a probe's connect may have ended the delay early
+  StopTimingConnect(b, c);
 }
 
 void Backends::ConnectFailed(int backend, int64_t now_ns) {
@@ -97,17 +113,14 @@ void Backends::Forget(UpstreamConnection* c) {
   Backend& b = backends_[c->backend()];
   b.connections.erase(std::remove(b.connections.begin(), b.connections.end(), c),
                       b.connections.end());
-  b.connecting.erase(std::remove_if(b.connecting.begin(), b.connecting.end(),
-                                    [c](const auto& entry) { return entry.first == c; }),
-                     b.connecting.end());
-  config_->backends()[c->backend()].counters->open_connections.fetch_sub(
-      1, std::memory_order_relaxed);
+  StopTimingConnect(b, c);
   auto it = std::find_if(owned_.begin(), owned_.end(),
                          [c](const std::unique_ptr<UpstreamConnection>& o) { return o.get() == c; });
-  if (it != owned_.end()) {
-    closed_.push_back(std::move(*it));
-    owned_.erase(it);
-  }
+  if (it == owned_.end()) return;  // forgotten already
+  config_->backends()[c->backend()].counters->open_connections.fetch_sub(
+      1, std::memory_order_relaxed);
+  closed_.push_back(std::move(*it));
+  owned_.erase(it);
 }
 
 void Backends::TimeOutConnects(int64_t now_ns) {

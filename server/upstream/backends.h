@@ -53,11 +53,17 @@ class Backends {
   const Backend& operator[](int backend) const { return backends_[backend]; }
 
   // Whether `backend` can take one more call now. `probe`: for a health check, which may open
-  // a connection during the reconnect delay (the checks' own period bounds how often).
+  // a connection during the reconnect delay (the checks' own period bounds how often); calls
+  // do not use such a connection until it has connected.
   bool HasRoom(int backend, int64_t now_ns, bool probe = false) const;
-  // The connection of `backend` to send on (opened if needed), or null: no room, or a connect
-  // that failed at once (counted by ConnectFailed()).
-  UpstreamConnection* ConnectionFor(int backend, int64_t now_ns, bool probe = false);
+  // The connection of `backend` to send on (opened if needed), or none: no room, or a connect
+  // refused at once (`refused`; counted by ConnectFailed()). Where HasRoom() says yes, only a
+  // refusal leaves it without one.
+  struct Chosen {
+    UpstreamConnection* connection = nullptr;
+    bool refused = false;
+  };
+  Chosen ConnectionFor(int backend, int64_t now_ns, bool probe = false);
   // `c` connected: its connect is no longer timed, its backend's backoff starts over.
   void OnConnected(UpstreamConnection* c);
   // A connect to `backend` failed: counted, and the next one waits a growing delay.
@@ -81,6 +87,12 @@ class Backends {
   void CloseAll();
 
  private:
+  // Whether a call (or a probe) may go on `c`, connected or connecting, of `b`.
+  bool Usable(const Backend& b, const UpstreamConnection* c, int64_t now_ns, bool probe) const;
+  // Whether `b` may open another connection now.
+  bool MayOpen(const Backend& b, int64_t now_ns, bool probe) const;
+  static void StopTimingConnect(Backend& b, UpstreamConnection* c);
+
   const UpstreamConfig* const config_;
   const UpstreamConnection::Env* const env_;
   UpstreamConnection::Owner* const owner_;

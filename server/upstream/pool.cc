@@ -8,11 +8,6 @@
 
 namespace server {
 namespace upstream {
-namespace {
-
-bool Tried(uint64_t tried, int backend) { return (tried >> backend) & 1; }
-
-}  // namespace
 
 Pool::Pool(const UpstreamConfig* config, const UpstreamConnection::Env& env,
            common::EventLoop* loop, uint64_t seed)
@@ -55,7 +50,7 @@ void Pool::Place(PendingCall& call, absl::string_view request, int64_t now_ns) {
     backend = balancer_->Pick(
         call.key,
         [&](int i) {
-          return !Tried(call.tried, i) && !backends_[i].health.ejected(now_ns) &&
+          return ((call.tried >> i) & 1) == 0 && !backends_[i].health.ejected(now_ns) &&
                  backends_.HasRoom(i, now_ns);
         },
         [&](int i) { return backends_[i].in_flight; });
@@ -64,9 +59,10 @@ void Pool::Place(PendingCall& call, absl::string_view request, int64_t now_ns) {
                               "upstream ", options_.name,
                               ": no backend can take the call (ejected, full, or tried)")));
     }
-    c = backends_.ConnectionFor(backend, now_ns);
+    const Backends::Chosen chosen = backends_.ConnectionFor(backend, now_ns);
+    c = chosen.connection;
     if (c == nullptr) {  // it had room: a connect refused at once
-      ChargeFailure(backend, now_ns);  // may eject it, closing its connections
+      if (chosen.refused) ChargeFailure(backend, now_ns);  // may eject it
       call.tried |= uint64_t{1} << backend;  // the next backend, as if this one had been tried
     }
   }
@@ -97,19 +93,20 @@ void Pool::CheckHealth(int64_t now_ns) {
     Backends::Backend& b = backends_[i];
     if (b.checking || now_ns < b.next_check_ns) continue;
     b.next_check_ns = now_ns + every_ns;
-    if (!backends_.HasRoom(i, now_ns, /*probe=*/true)) continue;  // full: not now
     BackendCounters& counters = *config_->backends()[i].counters;
-    UpstreamConnection* c = backends_.ConnectionFor(i, now_ns, /*probe=*/true);
-    if (c == nullptr) {  // refused at once
+    const Backends::Chosen chosen = backends_.ConnectionFor(i, now_ns, /*probe=*/true);
+    UpstreamConnection* c = chosen.connection;
+    if (c == nullptr && chosen.refused) {
       counters.health_checks_failed.fetch_add(1, std::memory_order_relaxed);
       ChargeFailure(i, now_ns);
-      continue;
     }
+    if (c == nullptr) continue;  // refused, or every connection full: not now
     // Answered OK by OnReply() whatever the backend said; a failure by the usual paths (the
     // deadline, the connection's failure), which also charge the backend.
     PendingCall& probe = calls_.New(
         [this, i, &counters](absl::StatusOr<std::string> answered) {
           backends_[i].checking = false;
+          if (shut_down_) return;  // not the backend's failure
           (answered.ok() ? counters.health_checks_ok : counters.health_checks_failed)
               .fetch_add(1, std::memory_order_relaxed);
         },

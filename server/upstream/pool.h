@@ -2,9 +2,8 @@
 //
 // A call picks a backend (the balancer, skipping ejected backends, those it already tried and
 // those with no room), then a connection of that backend (Backends, backends.h). Requests sent
-// during a loop turn are
-// written at its end, one write per connection, so many clients' calls share a few backend
-// connections and few syscalls.
+// during a loop turn are written at its end, one write per connection, so many clients' calls
+// share a few backend connections and few syscalls.
 //
 // What can go wrong, and what the pool does (docs/upstreams.md):
 //   - a call's deadline passes: DEADLINE_EXCEEDED now; its reply, if it comes, is discarded

@@ -74,6 +74,21 @@ TEST(UpstreamConfigTest, BadOptionsAreRefusedNamingWhat) {
   EXPECT_TRUE(UpstreamConfig::Make(Options({"127.0.0.1:1", "[::1]:2"})).ok());
 }
 
+TEST(UpstreamConfigTest, HealthChecksAreNoneOrAtLeastTenMilliseconds) {
+  handlers::UpstreamOptions options = Options({"127.0.0.1:1"});
+  EXPECT_TRUE(UpstreamConfig::Make(options).ok()) << "none by default";
+  for (absl::Duration every : {absl::Milliseconds(5), absl::Milliseconds(-1)}) {
+    options.health_check_every = every;
+    absl::StatusOr<std::unique_ptr<UpstreamConfig>> config = UpstreamConfig::Make(options);
+    ASSERT_FALSE(config.ok()) << every;
+    EXPECT_NE(config.status().message().find("health_check_every"), absl::string_view::npos);
+  }
+  options.health_check_every = absl::Milliseconds(10);
+  EXPECT_TRUE(UpstreamConfig::Make(options).ok());
+  options.health_check_timeout = absl::ZeroDuration();
+  EXPECT_FALSE(UpstreamConfig::Make(options).ok());
+}
+
 TEST(UpstreamConfigTest, NamesAreResolvedAgainAndANameThatFailsKeepsItsAddress) {
   FakeDns dns;
   dns.Set("cache-a:7000", 7001);
