@@ -40,10 +40,10 @@ class Server {
   struct ListenerSpec {
     std::string address;  // IPv4 or IPv6 literal
     int port = 0;         // 0 picks a free port
+    ServedHandler handler;
     // A listening socket to take instead of binding (socket activation: the process that
     // passed it keeps its own, so connections waiting in it outlive this server); -1: bind.
     int fd = -1;
-    ServedHandler handler;
   };
 
   explicit Server(const ServerOptions& options);
