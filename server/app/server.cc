@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "common/clock.h"
+#include "glog/logging.h"
 #include "server/accept/acceptor.h"
 #include "server/dispatch/handler_pool.h"
 #include "server/net/socket.h"
@@ -78,6 +79,8 @@ void Server::Shutdown() {
       common::MonotonicNanos() + absl::ToInt64Nanoseconds(options_.shutdown_grace);
   if (acceptor_ && inherited_listeners_) {
     acceptor_->Stop();  // the queue is shared with the next process: leave it the waiting ones
+    LOG(INFO) << "stopped accepting: connections waiting in the activated sockets are left to "
+                 "the next process";
   } else if (acceptor_) {
     acceptor_->AcceptWaiting();  // handed over before the workers drain
   }
