@@ -3,7 +3,7 @@
 // handler never needs it.
 //
 //   class MyAnswers : public handlers::internal::Answers {
-//     handlers::Completion Defer() override { return MakeCompletion(sink_, next_++); }
+//     handlers::Completion Defer() override { return MakeCompletion(sink_.get(), next_++); }
 //   };
 //   protocol::Buffer out;
 //   handlers::Reply reply = handlers::internal::ReplyState::Make(&out, &answers, false);
@@ -12,6 +12,7 @@
 #ifndef HANDLERS_ANSWERS_H_
 #define HANDLERS_ANSWERS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -27,15 +28,60 @@ namespace handlers {
 namespace internal {
 
 // Where the later answers of one connection go. Thread-safe: any thread.
+//
+// Counted by reference (SinkRef, and one reference per Completion) rather than held by
+// shared_ptr: a Completion is then two words, so that a callback capturing one (an upstream
+// call's) fits in absl::AnyInvocable's inline storage instead of a heap block per request.
 class AnswerSink {
  public:
-  virtual ~AnswerSink() = default;
+  AnswerSink() = default;
+  AnswerSink(const AnswerSink&) = delete;
+  AnswerSink& operator=(const AnswerSink&) = delete;
+
+  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
   // `status` OK: `payload` is the reply to `request`; otherwise an error reply is sent.
   virtual void Complete(uint64_t request, absl::Status status, std::string payload,
                         bool close_after) = 0;
   // A handler misused the completion of `request` (`what` says how): counted, and a debug
   // build stops. A completion dropped unfinished has been answered (INTERNAL) first.
   virtual void Misused(uint64_t request, absl::string_view what) = 0;
+
+ protected:
+  virtual ~AnswerSink() = default;  // by the last Unref()
+
+ private:
+  std::atomic<int64_t> refs_{0};
+};
+
+// An owning reference to a sink of type T: `SinkRef<T> sink(new T(...))`.
+template <typename T>
+class SinkRef {
+ public:
+  SinkRef() = default;
+  explicit SinkRef(T* sink) : sink_(sink) {
+    if (sink_ != nullptr) sink_->Ref();
+  }
+  SinkRef(const SinkRef& other) : SinkRef(other.sink_) {}
+  SinkRef(SinkRef&& other) noexcept : sink_(std::exchange(other.sink_, nullptr)) {}
+  SinkRef& operator=(SinkRef other) noexcept {
+    std::swap(sink_, other.sink_);
+    return *this;
+  }
+  ~SinkRef() {
+    if (sink_ != nullptr) sink_->Unref();
+  }
+
+  T* get() const { return sink_; }
+  T* operator->() const { return sink_; }
+  T& operator*() const { return *sink_; }
+  explicit operator bool() const { return sink_ != nullptr; }
+
+ private:
+  T* sink_ = nullptr;
 };
 
 // What a Reply asks of the server: the place of a request answered later.
@@ -47,8 +93,9 @@ class Answers {
   virtual Completion Defer() = 0;
 
  protected:
-  static Completion MakeCompletion(std::shared_ptr<AnswerSink> sink, uint64_t request) {
-    return Completion(std::move(sink), request);
+  // A completion of `request` through `sink` (which it keeps alive; null: answers nothing).
+  static Completion MakeCompletion(AnswerSink* sink, uint64_t request) {
+    return Completion(sink, request);
   }
 };
 

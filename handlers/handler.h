@@ -88,19 +88,22 @@ class Completion {
   void Finish(std::string payload);
   void Fail(absl::Status status);
   // The server closes the connection once this reply is written.
-  void CloseAfterReply() { close_after_ = true; }
+  void CloseAfterReply() { bits_ |= kCloseAfter; }
 
  private:
   friend class internal::Answers;
   friend class Reply;  // reads the place of the completion it made
-  Completion(std::shared_ptr<internal::AnswerSink> sink, uint64_t request)
-      : sink_(std::move(sink)), request_(request) {}
+  // Two words, so that a callback capturing a Completion is stored without an allocation: the
+  // request's place, with the two flags in its top bits (places are counted from 0 per
+  // connection, far below 2^62).
+  static constexpr uint64_t kCloseAfter = uint64_t{1} << 63;
+  static constexpr uint64_t kFinished = uint64_t{1} << 62;
+  Completion(internal::AnswerSink* sink, uint64_t request);  // takes a reference to `sink`
+  uint64_t request() const { return bits_ & ~(kCloseAfter | kFinished); }
   void Send(absl::Status status, std::string payload);
 
-  std::shared_ptr<internal::AnswerSink> sink_;  // null: inert, or moved from
-  uint64_t request_ = 0;
-  bool close_after_ = false;
-  bool finished_ = false;
+  internal::AnswerSink* sink_ = nullptr;  // a reference held; null: inert, or moved from
+  uint64_t bits_ = 0;
 };
 
 // Where a handler writes its reply payload: straight into the connection's output buffer, so a

@@ -87,9 +87,9 @@ class Record : public internal::AnswerSink {
 // The connection's side of Reply::Defer(): a place is the request's number.
 class TestConnection::Answers : public internal::Answers {
  public:
-  Completion Defer() override { return MakeCompletion(record, current); }
+  Completion Defer() override { return MakeCompletion(record.get(), current); }
 
-  const std::shared_ptr<Record> record = std::make_shared<Record>();
+  const internal::SinkRef<Record> record{new Record()};
   size_t current = 0;  // the request being handled
 };
 

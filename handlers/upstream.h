@@ -55,6 +55,14 @@ struct UpstreamOptions {
   absl::Duration reconnect_base = absl::Milliseconds(100);  // after a failed connect; doubles
   absl::Duration reconnect_max = absl::Seconds(10);
   absl::Duration resolve_every = absl::Seconds(30);  // names only; zero: resolved once
+  // Active health checks: every `health_check_every` (zero: none, passive health only) each
+  // worker sends `health_check_request` as one frame to each backend, ejected or not, due in
+  // `health_check_timeout`. Any reply (an error reply too: the backend answered) takes an
+  // ejected backend back at once; no reply in time, or a failed connection, counts towards
+  // ejecting it as a call's failure does. Probes are not calls: not in the calls metrics.
+  absl::Duration health_check_every = absl::ZeroDuration();
+  std::string health_check_request;
+  absl::Duration health_check_timeout = absl::Seconds(1);
   int max_attempts = 3;                // a retryable call: the first try and two retries
   double retry_ratio = 0.2;            // retries at most this share of calls over 10 s...
   int retry_floor = 100;               // ...plus this many, whatever the traffic

@@ -1,10 +1,9 @@
 // The proxy handler (handlers/proxy) and the upstream client under it (server/upstream), as
 // processes on loopback: a client -> proxy -> backends chain, pipelined; kv keys hashed to the
 // backend that holds them; a backend killed under load, with and without retries; a backend
-// that never answers, one that sends a bad header, and a drain with calls in flight.
-#include <netinet/in.h>
+// that never answers, one that sends a bad header, a drain with calls in flight, bad flags.
+// What it does with its backends beyond forwarding: proxy_backends_e2e_test.
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,58 +18,15 @@
 #include "absl/time/clock.h"
 #include "client/client.h"
 #include "gmock/gmock.h"
-#include "httplib.h"
 #include "gtest/gtest.h"
+#include "tests/proxy_test_util.h"
 #include "tests/server_process.h"
 #include "tests/test_util.h"
-#include "tests/tls_test_util.h"
 
 namespace tests {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::vector<ServerProcess> StartBackends(int n, const std::vector<std::string>& flags) {
-  std::vector<ServerProcess> backends;
-  for (int i = 0; i < n; ++i) {
-    std::vector<std::string> f = flags;
-    f.push_back("--workers=1");
-    backends.push_back(ServerProcess::Start(f).value());
-  }
-  return backends;
-}
-
-std::string Addresses(const std::vector<int>& ports) {
-  std::vector<std::string> parts;
-  for (int port : ports) parts.push_back(absl::StrCat("127.0.0.1:", port));
-  return absl::StrJoin(parts, ",");
-}
-
-std::vector<int> PortsOf(const std::vector<ServerProcess>& servers) {
-  std::vector<int> ports;
-  for (const ServerProcess& s : servers) ports.push_back(s.port());
-  return ports;
-}
-
-ServerProcess StartProxy(const std::vector<int>& backends, std::vector<std::string> flags) {
-  flags.push_back("--handler=proxy");
-  flags.push_back("--proxy_backends=" + Addresses(backends));
-  return ServerProcess::Start(flags).value();
-}
-
-// Sends `n` frames at once on `c`, then reads their replies: the payloads, or "<error: ...>".
-std::vector<std::string> Pipeline(client::Client& c, const std::vector<std::string>& requests) {
-  std::string bytes;
-  for (const std::string& r : requests) bytes += Frame(r);
-  std::vector<std::string> replies;
-  if (!c.SendRaw(bytes).ok()) return replies;
-  for (size_t i = 0; i < requests.size(); ++i) {
-    absl::StatusOr<client::Client::Reply> reply = c.Receive();
-    if (!reply.ok()) break;
-    replies.push_back(reply->is_error ? "<error: " + reply->payload + ">" : reply->payload);
-  }
-  return replies;
-}
 
 TEST(ProxyE2eTest, PipelinedRequestsOfManyClientsComeBackInOrder) {
   std::vector<ServerProcess> backends = StartBackends(3, {"--handler=echo"});
@@ -205,47 +161,6 @@ TEST(ProxyE2eTest, WithoutRetriesTheCallsOnAKilledBackendFailAtOnceAndItComesBac
       << "taken back once its ejection ends";
 }
 
-// A listening socket that accepts and then does `serve` with each connection, on its thread.
-class FakeBackend {
- public:
-  explicit FakeBackend(std::function<void(int fd)> serve) : serve_(std::move(serve)) {
-    listener_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&address), length), 0);
-    EXPECT_EQ(listen(listener_, 64), 0);
-    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
-    thread_ = std::thread([this] {
-      while (true) {
-        const int fd = accept(listener_, nullptr, nullptr);
-        if (fd < 0) return;
-        ++accepted_;
-        serve_(fd);
-        fds_.push_back(fd);
-      }
-    });
-  }
-  ~FakeBackend() {
-    shutdown(listener_, SHUT_RDWR);
-    close(listener_);
-    thread_.join();
-    for (int fd : fds_) close(fd);
-  }
-  int port() const { return port_; }
-  int accepted() const { return accepted_; }
-
- private:
-  std::function<void(int)> serve_;
-  int listener_ = -1;
-  int port_ = 0;
-  std::atomic<int> accepted_{0};
-  std::vector<int> fds_;  // the accepting thread's
-  std::thread thread_;
-};
-
 TEST(ProxyE2eTest, ABackendThatNeverAnswersTimesCallsOutAndTheProxyStaysBounded) {
   FakeBackend silent([](int) {});  // holds the connection, reads nothing, answers nothing
   ServerProcess proxy = StartProxy({silent.port()}, {"--proxy_timeout_ms=100", "--workers=1"});
@@ -261,29 +176,6 @@ TEST(ProxyE2eTest, ABackendThatNeverAnswersTimesCallsOutAndTheProxyStaysBounded)
   // 200 calls, at most 2 connections to the backend open at a time (plus the client's).
   EXPECT_LE(proxy.OpenFds(), fds_before + 3);
   EXPECT_THAT(proxy.Log(), HasSubstr("ejected"));
-}
-
-// The requests an upstream keeps for a retry are charged to --max_buffer_memory while they
-// wait, and given back once answered.
-int64_t BufferMemory(int admin_port);
-std::string Metrics(int admin_port);
-
-TEST(ProxyE2eTest, RequestsKeptForARetryAreChargedToTheMemoryBudget) {
-  FakeBackend silent([](int) {});
-  ServerProcess proxy = StartProxy({silent.port()}, {"--proxy_retry=all", "--admin_port=0",
-                                                     "--proxy_timeout_ms=2000", "--workers=1"});
-  const int64_t before = BufferMemory(proxy.admin_port());
-  auto c = ConnectTo(proxy.port());
-  ASSERT_NE(c, nullptr);
-  const std::string big(20 << 10, 'k');
-  std::string bytes;
-  for (int i = 0; i < 50; ++i) bytes += Frame(big);
-  ASSERT_TRUE(c->SendRaw(bytes).ok());
-  EXPECT_TRUE(WaitUntil([&] { return BufferMemory(proxy.admin_port()) >= before + 50 * (20 << 10); }))
-      << BufferMemory(proxy.admin_port());
-  for (int i = 0; i < 50; ++i) EXPECT_TRUE(IsErrorReply(c->Receive()));  // DEADLINE_EXCEEDED
-  EXPECT_TRUE(WaitUntil([&] { return BufferMemory(proxy.admin_port()) < before + (64 << 10); }))
-      << BufferMemory(proxy.admin_port());
 }
 
 TEST(ProxyE2eTest, ABadHeaderFromABackendFailsOnlyTheCallsOnThatConnection) {
@@ -321,89 +213,6 @@ TEST(ProxyE2eTest, ADrainAnswersTheCallsInFlight) {
   proxy.Signal(SIGTERM);
   EXPECT_EQ(PayloadOf(c->Receive()), "300");
   EXPECT_EQ(proxy.Wait(), 0);
-}
-
-std::string Metrics(int admin_port) {
-  httplib::Client http("127.0.0.1", admin_port);
-  http.set_read_timeout(10);
-  httplib::Result result = http.Get("/metrics");
-  return result ? result->body : "";
-}
-
-int64_t BufferMemory(int admin_port) {
-  const std::string page = Metrics(admin_port);
-  const std::string name = "\ntcp_server_buffer_memory_bytes ";
-  const size_t at = page.find(name);
-  return at == std::string::npos ? -1 : std::atoll(page.c_str() + at + name.size());
-}
-
-// A port nothing listens on: connects to it are refused.
-int DeadPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), length);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
-TEST(ProxyE2eTest, MetricsCountCallsRetriesAndFailuresPerBackend) {
-  std::vector<ServerProcess> live = StartBackends(1, {"--handler=echo"});
-  const int dead = DeadPort();
-  ServerProcess proxy = StartProxy({live[0].port(), dead},
-                                   {"--proxy_retry=none", "--admin_port=0", "--workers=1"});
-  auto c = ConnectTo(proxy.port());
-  ASSERT_NE(c, nullptr);
-  const std::string dead_backend = absl::StrCat("backend=\"127.0.0.1:", dead, "\"");
-  int calls = 0;
-  // Until the dead one is ejected; every call answered (never sent to the dead one: retried).
-  ASSERT_TRUE(WaitUntil([&] {
-    ++calls;
-    EXPECT_EQ(PayloadOf(c->Call("x")), "x");
-    return absl::StrContains(Metrics(proxy.admin_port()),
-                             "tcp_server_upstream_backend_ejections_total{upstream=\"proxy\"," +
-                                 dead_backend + "} 1");
-  }, absl::Seconds(20)));
-  const std::string page = Metrics(proxy.admin_port());
-  EXPECT_THAT(page, HasSubstr(absl::StrCat("tcp_server_upstream_calls_total{upstream=\"proxy\"} ",
-                                           calls)));
-  EXPECT_THAT(page, HasSubstr("tcp_server_upstream_backend_errors_total{upstream=\"proxy\"," +
-                              dead_backend + ",kind=\"connect\"} 5"));
-  EXPECT_THAT(page, HasSubstr(absl::StrCat("tcp_server_upstream_backend_replies_total{upstream=\"proxy\",backend=\"127.0.0.1:",
-                                           live[0].port(), "\"} ", calls)));
-  EXPECT_THAT(page, HasSubstr("tcp_server_upstream_backend_latency_seconds_bucket{upstream=\"proxy\""));
-}
-
-// TLS to the backend: the proxy checks the backend's certificate against the CA and the name,
-// and presents its own where the backend asks for one (mutual TLS).
-TEST(ProxyE2eTest, ReachesATlsBackendWithMutualTls) {
-  ServerProcess backend = StartTls("echo", /*mutual=*/true);
-  const std::vector<std::string> tls = {
-      "--proxy_tls", "--proxy_tls_ca=" + Cert("ca.pem"), "--proxy_tls_server_name=localhost",
-      "--proxy_tls_cert=" + Cert("client.pem"), "--proxy_tls_key=" + Cert("client.key")};
-  ServerProcess proxy = StartProxy({backend.port()}, tls);
-  auto c = ConnectTo(proxy.port());
-  ASSERT_NE(c, nullptr);
-  std::vector<std::string> requests;
-  for (int i = 0; i < 50; ++i) requests.push_back(absl::StrCat("secret ", i));
-  EXPECT_EQ(Pipeline(*c, requests), requests);
-  EXPECT_EQ(TlsStats(backend, *ClientContext("client"))["tls_handshakes"], 1 + 2)
-      << "one per proxy connection (2 workers) and the stats query's own";
-}
-
-TEST(ProxyE2eTest, ABackendWhoseCertificateDoesNotVerifyIsNeverSentARequest) {
-  ServerProcess backend = StartTls("echo", /*mutual=*/false);
-  // The certificate is for "localhost": a proxy that expects another name refuses it.
-  ServerProcess proxy = StartProxy({backend.port()}, {"--proxy_tls", "--proxy_tls_ca=" + Cert("ca.pem"),
-                                                      "--proxy_tls_server_name=elsewhere",
-                                                      "--proxy_retry=none"});
-  auto c = ConnectTo(proxy.port());
-  ASSERT_NE(c, nullptr);
-  EXPECT_THAT(PayloadOf(c->Call("secret")), HasSubstr("UNAVAILABLE"));
-  EXPECT_EQ(TlsStats(backend, *ClientContext())["frames_in"], 0) << "no request reached it";
 }
 
 TEST(ProxyE2eTest, BadFlagsExitTwoNamingTheFlag) {

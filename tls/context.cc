@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <cstdio>
 #include <ctime>
@@ -53,6 +54,24 @@ absl::Status LoadIdentity(SSL_CTX* ctx, const std::string& cert_file, const std:
     return FileError("--tls_key", key_file, absl::StrCat("does not match --tls_cert=", cert_file));
   }
   return absl::OkStatus();
+}
+
+// OpenSSL caches a certificate's decoded extensions (its key identifiers among them) the first
+// time a verification looks at it: written under the certificate's lock, but read by other
+// handshakes without it. Two workers verifying peers against a CA they meet for the first time
+// at once race on that cache (ThreadSanitizer saw it in the CA's subject key identifier).
+// Filling it here, before any worker runs, leaves the shared certificates read-only afterwards.
+void FillCertificateCaches(SSL_CTX* ctx) {
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+    if (X509* ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i))) {
+      X509_check_purpose(ca, -1, 0);
+    }
+  }
+  if (X509* own = SSL_CTX_get0_certificate(ctx)) X509_check_purpose(own, -1, 0);
+  STACK_OF(X509)* chain = nullptr;
+  SSL_CTX_get0_chain_certs(ctx, &chain);
+  for (int i = 0; i < sk_X509_num(chain); ++i) X509_check_purpose(sk_X509_value(chain, i), -1, 0);
 }
 
 }  // namespace
@@ -116,6 +135,8 @@ absl::StatusOr<SSL_CTX*> Context::NewServerContext(const ServerConfig& config) {
   // Resumption: stateless tickets (OpenSSL's default) and a session cache for TLS 1.2 clients.
   static const unsigned char kSessionContext[] = "tcp_server";
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext) - 1);
+  // Before any handshake sees it: for a reload, before the swap.
+  FillCertificateCaches(ctx);
   return owned.release();
 }
 
@@ -160,6 +181,7 @@ absl::StatusOr<std::unique_ptr<Context>> Context::ForClient(const ClientConfig& 
     }
     if (absl::Status s = LoadIdentity(ctx, config.cert_file, config.key_file); !s.ok()) return s;
   }
+  FillCertificateCaches(ctx);
   return context;
 }
 

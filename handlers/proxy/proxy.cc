@@ -4,6 +4,7 @@
 //
 //   server --handler=proxy --proxy_backends=127.0.0.1:7001,127.0.0.1:7002 \
 //          --proxy_balance=hash --proxy_hash=kv_key --proxy_retry=reads
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -35,6 +36,13 @@ DEFINE_string(proxy_retry, "reads",
               "fails: none, reads (frames whose first word is GET) or all.");
 DEFINE_int32(proxy_connections, 2,
              "proxy handler: connections per backend and worker (1..64).");
+DEFINE_int64(proxy_health_check_ms, 0,
+             "proxy handler: send --proxy_health_check_request to each backend this often, "
+             "ejected or not (0: no active checks, passive health only; else 10..3600000). "
+             "Any reply takes an ejected backend back at once.");
+DEFINE_string(proxy_health_check_request, "PING",
+              "proxy handler: the frame a health check sends (any reply counts, an error "
+              "reply too).");
 DEFINE_bool(proxy_tls, false, "proxy handler: TLS to the backends (docs/tls.md).");
 DEFINE_string(proxy_tls_ca, "",
               "proxy handler with --proxy_tls: the CAs that may sign the backends' certificates "
@@ -100,6 +108,10 @@ class ProxyService : public Service {
     if (FLAGS_proxy_connections < 1 || FLAGS_proxy_connections > 64) {
       return absl::InvalidArgumentError("--proxy_connections must be in 1..64");
     }
+    if (FLAGS_proxy_health_check_ms != 0 &&
+        (FLAGS_proxy_health_check_ms < 10 || FLAGS_proxy_health_check_ms > 3600000)) {
+      return absl::InvalidArgumentError("--proxy_health_check_ms must be 0 or in 10..3600000");
+    }
     if (FLAGS_proxy_retry == "none") {
       retry_ = Retry::kNone;
     } else if (FLAGS_proxy_retry == "reads") {
@@ -121,6 +133,13 @@ class ProxyService : public Service {
     options.backends = absl::StrSplit(FLAGS_proxy_backends, ',', absl::SkipWhitespace());
     options.balance = FLAGS_proxy_balance;
     options.max_connections_per_backend = FLAGS_proxy_connections;
+    options.health_check_every = absl::Milliseconds(FLAGS_proxy_health_check_ms);
+    options.health_check_request = FLAGS_proxy_health_check_request;
+    // A probe waits as long as a request would, but never past the next probe.
+    options.health_check_timeout = absl::Milliseconds(
+        FLAGS_proxy_health_check_ms == 0
+            ? FLAGS_proxy_timeout_ms
+            : std::min(FLAGS_proxy_timeout_ms, FLAGS_proxy_health_check_ms));
     for (const auto& [flag, value] :
          {std::pair{"--proxy_tls_ca", &FLAGS_proxy_tls_ca},
           std::pair{"--proxy_tls_cert", &FLAGS_proxy_tls_cert},

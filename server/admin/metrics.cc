@@ -171,6 +171,15 @@ void UpstreamFamilies(Page& page, const std::string& p, const upstream::Upstream
                   value(*counter));
     }
   });
+  page.Family(u + "backend_health_checks_total", "counter",
+              "Active health checks (health_check_every), by result: ok (answered) or failed.");
+  for_each_backend([&](const std::string& labels, const BackendCounters& c) {
+    for (const auto& [result, counter] :
+         {std::pair{"ok", &c.health_checks_ok}, std::pair{"failed", &c.health_checks_failed}}) {
+      page.Sample(u + "backend_health_checks_total",
+                  absl::StrCat(labels, ",result=\"", result, "\""), value(*counter));
+    }
+  });
   page.Family(u + "backend_latency_seconds", "histogram",
               "From sending a call to its reply, per backend.");
   for_each_backend([&](const std::string& labels, const BackendCounters& c) {

@@ -32,7 +32,7 @@ void AnswerLink::Complete(uint64_t request, absl::Status status, std::string pay
     }
   }
   loop_->Post(
-      [self = shared_from_this(), request, bytes = std::move(bytes), is_error, close_after]() mutable {
+      [self = handlers::internal::SinkRef<AnswerLink>(this), request, bytes = std::move(bytes), is_error, close_after]() mutable {
         if (self->target_ == nullptr) {
           self->discarded_->Add(1);  // its connection closed first
           return;
@@ -45,7 +45,7 @@ void AnswerLink::Misused(uint64_t request, absl::string_view what) {
   if (!cut_.load(std::memory_order_relaxed)) {
     LOG(DFATAL) << "handler misuse: " << what << " (request " << request << ")";
   }
-  loop_->Post([self = shared_from_this()] { self->misuse_->Add(1); });
+  loop_->Post([self = handlers::internal::SinkRef<AnswerLink>(this)] { self->misuse_->Add(1); });
 }
 
 }  // namespace server

@@ -40,8 +40,7 @@ class LateAnswerTarget {
   virtual bool dispatching() const = 0;
 };
 
-class AnswerLink : public handlers::internal::AnswerSink,
-                   public std::enable_shared_from_this<AnswerLink> {
+class AnswerLink : public handlers::internal::AnswerSink {
  public:
   // On the loop thread. `discarded` counts the answers that find the target gone, `misuse` the
   // handler's misuses of its completions; both outlive every task posted to `loop` (they are

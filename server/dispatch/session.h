@@ -110,7 +110,7 @@ class Session : public RequestDeadlines::Holder, private LaterAnswers, private L
   // waits (answered already, timed out, answered at shutdown).
   bool Place(uint64_t request, std::string frame, bool is_error, int64_t* started_ns);
   uint64_t TakePlace();  // in the reply order, with a deadline
-  const std::shared_ptr<AnswerLink>& Link();
+  AnswerLink* Link();
   int64_t now_ns() const { return services_->loop->now_ns(); }
 
   const Services* const services_;
@@ -123,7 +123,7 @@ class Session : public RequestDeadlines::Holder, private LaterAnswers, private L
   handlers::Handler* handler_ = nullptr;               // one of the two below
   std::unique_ptr<handlers::Handler> owned_handler_;   // until an offloaded call shares it
   std::shared_ptr<handlers::Handler> shared_handler_;  // with calls that may outlive the session
-  std::shared_ptr<AnswerLink> link_;
+  handlers::internal::SinkRef<AnswerLink> link_;
   uint64_t offloaded_ = 0;  // the place of the offloaded call not yet returned; 0: none
   bool closed_ = false;
   bool dispatching_ = false;  // inside DispatchFrames: the handler's Handle() may be running

@@ -58,6 +58,7 @@ handlers::UpstreamCallback Calls::Release(Call& call) {
   call.kept = false;
   call.tried = 0;
   call.attempts = 0;
+  call.health_check = false;
   call.connection = nullptr;
   call.live = false;
   ++call.generation;

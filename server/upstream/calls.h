@@ -49,6 +49,7 @@ class Calls {
     int attempts = 0;
     bool retryable = false;
     bool kept = false;
+    bool health_check = false;  // a probe (health_check_every): never retried, not a call
     UpstreamConnection* connection = nullptr;  // where it is in flight
     uint32_t index = 0;       // its slot
     uint32_t generation = 0;  // bumped when the slot is freed

@@ -1,9 +1,8 @@
 // Pool: one worker's connections to one upstream's backends, and the calls on them.
 //
-// A call picks a backend (the balancer, skipping ejected backends and those it already
-// tried), then the connection of that backend with the fewest calls in flight; another
-// connection is opened when all have many in flight, up to max_connections_per_backend, and a
-// backend whose connections are all full is skipped. Requests sent during a loop turn are
+// A call picks a backend (the balancer, skipping ejected backends, those it already tried and
+// those with no room), then a connection of that backend (Backends, backends.h). Requests sent
+// during a loop turn are
 // written at its end, one write per connection, so many clients' calls share a few backend
 // connections and few syscalls.
 //
@@ -15,6 +14,8 @@
 //     within the retry budget, the attempt limit and the deadline; the others get UNAVAILABLE;
 //   - what it holds (requests kept for a retry, its connections' buffers) is charged to the
 //     server's memory budget at the end of each turn;
+//   - with health_check_every, a probe frame goes to each backend that often; its answer takes
+//     an ejected backend back at once, its failure counts as a call's would;
 //   - N consecutive failures eject a backend (its connections closed, their calls retried as
 //     above) for a backoff that grows; a failed connect waits a growing delay before the next.
 //
@@ -37,9 +38,9 @@
 #include "absl/status/status.h"
 #include "common/event_loop.h"
 #include "handlers/upstream.h"
+#include "server/upstream/backends.h"
 #include "server/upstream/calls.h"
 #include "server/upstream/policy/balancer.h"
-#include "server/upstream/policy/ejection.h"
 #include "server/upstream/policy/retry_budget.h"
 #include "server/upstream/upstream_config.h"
 #include "server/upstream/upstream_connection.h"
@@ -74,36 +75,25 @@ class Pool : private UpstreamConnection::Owner {
 
  private:
   using PendingCall = Calls::Call;
-  struct Backend {
-    Backend(const Ejection::Options& eject, const handlers::UpstreamOptions& o, uint64_t seed)
-        : health(eject), reconnect(o.reconnect_base, o.reconnect_max, seed) {}
-    Ejection health;
-    Backoff reconnect;
-    int64_t next_connect_ns = 0;  // no connect before this (after a failed one)
-    int in_flight = 0;
-    std::vector<UpstreamConnection*> connections;  // open or connecting, owned by owned_
-    std::vector<std::pair<UpstreamConnection*, int64_t>> connecting;  // and their deadline
-  };
 
   // UpstreamConnection::Owner.
-  void OnConnected(UpstreamConnection* c) override;
+  void OnConnected(UpstreamConnection* c) override { backends_.OnConnected(c); }
   void OnReply(UpstreamConnection* c, uint64_t call, const protocol::Frame& reply) override;
   void OnFailed(UpstreamConnection* c, UpstreamConnection::Failure failure,
                 const absl::Status& why, std::deque<uint64_t> in_flight) override;
 
   // Sends `call` (`request`) to a backend, or answers it UNAVAILABLE (at the end of the turn).
   void Place(PendingCall& call, absl::string_view request, int64_t now_ns);
-  // The connection of `backend` to send on (maybe a new one), or null if it has no room.
-  UpstreamConnection* ConnectionFor(int backend, int64_t now_ns);
-  bool HasRoom(int backend, int64_t now_ns) const;
+  // Sends `call` on `c`, a connection of `backend`.
+  void Send(PendingCall& call, UpstreamConnection* c, int backend, absl::string_view request,
+            int64_t now_ns);
+  // Sends the health checks that are due (health_check_every).
+  void CheckHealth(int64_t now_ns);
   // A connection is gone: its calls in flight are retried or failed with `why`.
   void Reroute(std::deque<uint64_t> calls, const absl::Status& why, bool never_sent,
                int64_t now_ns);
+  // `c` is gone: nothing more is sent on it.
   void Forget(UpstreamConnection* c);
-  // `c` of `b` connected, or is gone: its connect is no longer timed.
-  static void StopTimingConnect(Backend& b, UpstreamConnection* c);
-  // A connect to `backend` failed: counted, and the next one waits a growing delay.
-  void ConnectFailed(int backend, int64_t now_ns);
   // Fails the calls past their deadline.
   void ExpireDue(int64_t now_ns);
   // `call` is no longer on its connection (answered, failed, or past its deadline).
@@ -112,7 +102,7 @@ class Pool : private UpstreamConnection::Owner {
   void ChargeFailure(int backend, int64_t now_ns);
   // Answers call `id` now and forgets it.
   void Answer(uint64_t id, absl::StatusOr<std::string> reply);
-  void Unplaced(uint64_t id, absl::Status why);
+  void Unplaced(uint64_t id, absl::Status why) { unplaced_.emplace_back(id, std::move(why)); }
   // Charges the budget what the pool holds now: requests kept, its connections' buffers.
   void ChargeHeld();
 
@@ -122,12 +112,10 @@ class Pool : private UpstreamConnection::Owner {
   common::EventLoop* const loop_;
   std::unique_ptr<Balancer> balancer_;
   RetryBudget budget_;
-  std::vector<Backend> backends_;
+  Backends backends_;
   Calls calls_;
   std::vector<std::pair<uint64_t, absl::Status>> unplaced_;  // answered at the turn's end
   std::vector<UpstreamConnection*> unsent_;  // written at the turn's end
-  std::vector<std::unique_ptr<UpstreamConnection>> owned_;
-  std::vector<std::unique_ptr<UpstreamConnection>> closed_;  // freed once io_idle()
   bool shut_down_ = false;  // calls from now on get UNAVAILABLE at once
   int64_t charged_ = 0;     // to env_.budget, as of the last turn's end
 };

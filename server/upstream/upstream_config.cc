@@ -83,6 +83,14 @@ absl::StatusOr<std::unique_ptr<UpstreamConfig>> UpstreamConfig::Make(
   if (options.failures_to_eject < 1) return invalid("failures_to_eject < 1");
   if (options.retry_ratio < 0 || options.retry_floor < 0) return invalid("negative retry budget");
   if (options.connect_timeout <= absl::ZeroDuration()) return invalid("connect_timeout <= 0");
+  if (options.health_check_every < absl::ZeroDuration() ||
+      (options.health_check_every > absl::ZeroDuration() &&
+       options.health_check_every < absl::Milliseconds(10))) {
+    return invalid("health_check_every must be 0 (none) or at least 10 ms");
+  }
+  if (options.health_check_timeout <= absl::ZeroDuration()) {
+    return invalid("health_check_timeout <= 0");
+  }
   std::unique_ptr<UpstreamConfig> config(new UpstreamConfig());
   absl::StatusOr<Balance> balance = ParseBalance(options.balance);
   if (!balance.ok()) return invalid(balance.status().message());

@@ -37,6 +37,8 @@ struct BackendCounters {
   std::atomic<int64_t> errors_timeout{0};   // a call's deadline passed while it was on it
   std::atomic<int64_t> late_replies{0};     // replies that came after their call's deadline
   std::atomic<int64_t> ejections{0};
+  std::atomic<int64_t> health_checks_ok{0};      // probes answered (health_check_every)
+  std::atomic<int64_t> health_checks_failed{0};  // probes not answered in time, or refused
   std::atomic<int64_t> open_connections{0}; // gauge: connected or connecting
   std::atomic<int64_t> in_flight{0};        // gauge: calls sent, not yet answered
   LatencyBuckets latency;                   // from the send to the reply, of `replies`

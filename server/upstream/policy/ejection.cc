@@ -45,6 +45,13 @@ bool Ejection::OnFailure(int64_t now_ns) {
   return true;
 }
 
+bool Ejection::Reinstate(int64_t now_ns) {
+  consecutive_ = 0;
+  if (!ejected(now_ns)) return false;
+  ejected_until_ns_ = now_ns;
+  return true;
+}
+
 Backoff::Backoff(absl::Duration initial, absl::Duration max, uint64_t seed)
     : initial_ns_(AtLeast1(initial)),
       max_ns_(std::max(initial_ns_, AtLeast1(max))),

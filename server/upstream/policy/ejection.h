@@ -59,6 +59,10 @@ class Ejection {
   // True if this failure ejected the backend.
   bool OnFailure(int64_t now_ns);
 
+  // An active health check answered: an ejection ends now (true if there was one). Its level
+  // stays, decaying from now: a backend that fails again soon is ejected for longer.
+  bool Reinstate(int64_t now_ns);
+
   bool ejected(int64_t now_ns) const { return now_ns < ejected_until_ns_; }
   // When the current (or last) ejection ends; 0 if never ejected.
   int64_t ejected_until_ns() const { return ejected_until_ns_; }

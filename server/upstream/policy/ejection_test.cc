@@ -30,6 +30,28 @@ int64_t FailUntilEjected(Ejection& e, int64_t now) {
   return now;
 }
 
+TEST(EjectionTest, ReinstateEndsAnEjectionNowAndKeepsItsLevel) {
+  Ejection e(Opts());
+  EXPECT_FALSE(e.Reinstate(0)) << "nothing to end";
+  const int64_t first = FailUntilEjected(e, 0);
+  ASSERT_TRUE(e.ejected(first + 500 * kMs));
+  EXPECT_TRUE(e.Reinstate(first + 500 * kMs));
+  EXPECT_FALSE(e.ejected(first + 500 * kMs));
+  EXPECT_EQ(e.level(first + 500 * kMs), 1) << "the record stays";
+  EXPECT_FALSE(e.Reinstate(first + 600 * kMs)) << "ended already";
+  // Failing again soon after: ejected at the next level, for 2 s rather than 1 s.
+  const int64_t second = FailUntilEjected(e, first + 600 * kMs);
+  EXPECT_EQ(e.ejected_until_ns() - second, 2 * kSecond);
+}
+
+TEST(EjectionTest, ReinstateStartsTheConsecutiveCountOver) {
+  Ejection e(Opts());
+  for (int i = 1; i <= 4; ++i) e.OnFailure(i * kMs);
+  EXPECT_FALSE(e.Reinstate(5 * kMs));
+  EXPECT_EQ(e.consecutive_failures(), 0);
+  EXPECT_FALSE(e.OnFailure(6 * kMs)) << "one failure after an answer does not eject";
+}
+
 TEST(EjectionTest, EjectsExactlyAtTheNthConsecutiveFailure) {
   Ejection e(Opts());
   EXPECT_EQ(e.ejected_until_ns(), 0);

@@ -1,0 +1,164 @@
+#include "server/upstream/backends.h"
+
+#include <algorithm>
+
+#include "glog/logging.h"
+
+namespace server {
+namespace upstream {
+namespace {
+
+// Another connection is opened once the least busy one has this many calls in flight.
+constexpr size_t kOpenAnotherAt = 32;
+
+}  // namespace
+
+Backends::Backends(const UpstreamConfig* config, const UpstreamConnection::Env* env,
+                   UpstreamConnection::Owner* owner, uint64_t seed)
+    : config_(config), env_(env), owner_(owner) {
+  const handlers::UpstreamOptions& o = config->options();
+  const Ejection::Options eject{
+      .failures_to_eject = o.failures_to_eject, .base = o.eject_base, .max = o.eject_max};
+  for (size_t i = 0; i < config->backends().size(); ++i) backends_.emplace_back(eject, o, seed + i);
+}
+
+bool Backends::HasRoom(int backend, int64_t now_ns, bool probe) const {
+  const handlers::UpstreamOptions& o = config_->options();
+  const Backend& b = backends_[backend];
+  if (static_cast<int>(b.connections.size()) < o.max_connections_per_backend &&
+      (probe || now_ns >= b.next_connect_ns)) {
+    return true;
+  }
+  for (const UpstreamConnection* c : b.connections) {
+    if (static_cast<int>(c->in_flight()) < o.max_pipelined) return true;
+  }
+  return false;
+}
+
+UpstreamConnection* Backends::ConnectionFor(int backend, int64_t now_ns, bool probe) {
+  const handlers::UpstreamOptions& o = config_->options();
+  Backend& b = backends_[backend];
+  UpstreamConnection* best = nullptr;
+  for (UpstreamConnection* c : b.connections) {
+    if (best == nullptr || c->in_flight() < best->in_flight()) best = c;
+  }
+  const bool may_open = static_cast<int>(b.connections.size()) < o.max_connections_per_backend &&
+                        (probe || now_ns >= b.next_connect_ns);
+  if (best != nullptr && (best->in_flight() < kOpenAnotherAt || !may_open)) {
+    return static_cast<int>(best->in_flight()) < o.max_pipelined ? best : nullptr;
+  }
+  if (!may_open) return nullptr;
+  const UpstreamConfig::Backend& where = config_->backends()[backend];
+  absl::StatusOr<std::unique_ptr<UpstreamConnection>> opened =
+      UpstreamConnection::Connect(where.address(), config_->tls(), backend, env_, owner_);
+  if (!opened.ok()) {
+    LOG_EVERY_N(WARNING, 100) << "upstream " << o.name << ": " << where.name << ": "
+                              << opened.status().message();
+    ConnectFailed(backend, now_ns);
+    return nullptr;
+  }
+  UpstreamConnection* c = opened->get();
+  owned_.push_back(*std::move(opened));
+  b.connections.push_back(c);
+  b.connecting.emplace_back(c, now_ns + absl::ToInt64Nanoseconds(o.connect_timeout));
+  where.counters->open_connections.fetch_add(1, std::memory_order_relaxed);
+  return c;
+}
+
+void Backends::OnConnected(UpstreamConnection* c) {
+  Backend& b = backends_[c->backend()];
+  b.reconnect.Reset();
+  b.connecting.erase(std::remove_if(b.connecting.begin(), b.connecting.end(),
+                                    [c](const auto& entry) { return entry.first == c; }),
+                     b.connecting.end());
+}
+
+void Backends::ConnectFailed(int backend, int64_t now_ns) {
+  config_->backends()[backend].counters->errors_connect.fetch_add(1, std::memory_order_relaxed);
+  Backend& b = backends_[backend];
+  b.next_connect_ns = now_ns + absl::ToInt64Nanoseconds(b.reconnect.Next());
+}
+
+void Backends::Failed(int backend, UpstreamConnection::Failure failure, int64_t now_ns) {
+  BackendCounters& counters = *config_->backends()[backend].counters;
+  switch (failure) {
+    case UpstreamConnection::Failure::kConnect:
+      return ConnectFailed(backend, now_ns);
+    case UpstreamConnection::Failure::kBadReply:
+      counters.errors_bad_reply.fetch_add(1, std::memory_order_relaxed);
+      return;
+    case UpstreamConnection::Failure::kReset:
+      counters.errors_reset.fetch_add(1, std::memory_order_relaxed);
+      return;
+  }
+}
+
+void Backends::Forget(UpstreamConnection* c) {
+  Backend& b = backends_[c->backend()];
+  b.connections.erase(std::remove(b.connections.begin(), b.connections.end(), c),
+                      b.connections.end());
+  b.connecting.erase(std::remove_if(b.connecting.begin(), b.connecting.end(),
+                                    [c](const auto& entry) { return entry.first == c; }),
+                     b.connecting.end());
+  config_->backends()[c->backend()].counters->open_connections.fetch_sub(
+      1, std::memory_order_relaxed);
+  auto it = std::find_if(owned_.begin(), owned_.end(),
+                         [c](const std::unique_ptr<UpstreamConnection>& o) { return o.get() == c; });
+  if (it != owned_.end()) {
+    closed_.push_back(std::move(*it));
+    owned_.erase(it);
+  }
+}
+
+void Backends::TimeOutConnects(int64_t now_ns) {
+  for (Backend& b : backends_) {
+    for (size_t i = 0; i < b.connecting.size();) {
+      if (b.connecting[i].second > now_ns) {
+        ++i;
+        continue;
+      }
+      // The owner's OnFailed() forgets it, erasing this entry.
+      b.connecting[i].first->Fail(UpstreamConnection::Failure::kConnect,
+                                  absl::UnavailableError("connect timed out"));
+    }
+  }
+}
+
+int64_t Backends::NextConnectDeadlineNs(int64_t next) const {
+  for (const Backend& b : backends_) {
+    for (const auto& entry : b.connecting) next = std::min(next, entry.second);
+  }
+  return next;
+}
+
+void Backends::FreeIdle() {
+  closed_.erase(std::remove_if(closed_.begin(), closed_.end(),
+                               [](const std::unique_ptr<UpstreamConnection>& c) {
+                                 return c->io_idle();
+                               }),
+                closed_.end());
+}
+
+int64_t Backends::held_bytes() const {
+  int64_t held = 0;
+  for (const auto& c : owned_) held += c->held_bytes();
+  for (const auto& c : closed_) held += c->held_bytes();
+  return held;
+}
+
+void Backends::CloseAll() {
+  for (auto& c : owned_) {
+    c->Close();
+    config_->backends()[c->backend()].counters->open_connections.fetch_sub(
+        1, std::memory_order_relaxed);
+    closed_.push_back(std::move(c));
+  }
+  owned_.clear();
+  for (Backend& b : backends_) {
+    b.connections.clear();
+    b.connecting.clear();
+  }
+}
+
+}  // namespace upstream
+}  // namespace server
