@@ -190,7 +190,9 @@ int main(int argc, char** argv) {
   if (absl::Status status = server.Start(); !status.ok()) common::RuntimeError(status.message());
   server::ServerInfo info = DescribeServer(handler.name, options, server.port(0));
   info.config.emplace_back("io", common::IoBackendName(server.io_backend()));
-  LOG(INFO) << "listening on " << common::HostPort(FLAGS_bind, server.port(0))
+  LOG(INFO) << "listening on "
+            << (sockets.active() ? absl::StrCat("port ", server.port(0), " (socket activation)")
+                                 : common::HostPort(FLAGS_bind, server.port(0)))
             << " handler=" << handler.name << " workers=" << server::WorkerCount(options)
             << " io=" << common::IoBackendName(server.io_backend())
             << (stats_handler ? absl::StrCat(" stats=", common::HostPort(FLAGS_bind, server.port(1)))
