@@ -11,7 +11,7 @@ It declares
   - `@rules_cc`, `@rules_java`, `@remote_coverage_tools`: small local stand-ins for what Bazel
     4.2.3 would download (no internet here: ../shared/notes/bazel-offline.md);
   - `@system`: Debian's prebuilt libraries (Abseil, gflags, glog, GoogleTest, OpenSSL,
-    liburing, RocksDB, cpp-httplib), found through pkg-config. `bazelw` installs them.
+    liburing, RocksDB, cpp-httplib, libsystemd), found through pkg-config. `bazelw` installs them.
 """
 
 load("//third_party:pkg_config.bzl", "pkg_config_repository")
@@ -55,5 +55,6 @@ def tcp_server_dependencies():
             "liburing": ["liburing"],
             "openssl": ["openssl"],
             "rocksdb": ["rocksdb"],
+            "systemd": ["libsystemd"],
         },
     )

@@ -52,11 +52,11 @@ std::string ReadFile(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<ServerProcess> ServerProcess::Start(std::vector<std::string> flags,
-                                                   const std::string& binary) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  std::string dir_template = absl::StrCat(tmp ? tmp : "/tmp", "/server.XXXXXX");
-  if (mkdtemp(dir_template.data()) == nullptr) return absl::InternalError("mkdtemp failed");
-  const std::string dir = dir_template;
+                                                   const std::string& binary,
+                                                   std::vector<std::string> env) {
+  absl::StatusOr<std::string> made = MakeTempDir();
+  if (!made.ok()) return made.status();
+  const std::string dir = *made;
   const std::string path = RunfilePath(binary);
   std::vector<std::string> args = {path, "--port=0", "--port_file=" + dir + "/port",
                                    "--stats_port=0", "--stats_port_file=" + dir + "/stats_port"};
@@ -70,19 +70,9 @@ absl::StatusOr<ServerProcess> ServerProcess::Start(std::vector<std::string> flag
                                      [](const std::string& f) { return f.rfind("--io=", 0) == 0; });
   if (io != nullptr && *io != '\0' && !io_chosen) args.push_back(absl::StrCat("--io=", io));
 
-  // Everything the child needs is prepared before fork(): after it, only async-signal-safe calls.
-  const std::string log = dir + "/log";
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) return absl::InternalError("fork failed");
-  if (pid == 0) {
-    const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (log_fd >= 0) dup2(log_fd, STDERR_FILENO);
-    execv(path.c_str(), argv.data());
-    _exit(127);
-  }
+  absl::StatusOr<pid_t> forked = ForkExec({.argv = std::move(args), .env = std::move(env)}, dir);
+  if (!forked.ok()) return forked.status();
+  const pid_t pid = *forked;
   ServerProcess process(pid, dir);
   const bool ready = WaitUntil([&] {
     int status;

@@ -30,8 +30,22 @@ class ServerProcess {
   // Starts `binary` (default: the //server binary) with `flags`, plus --port=0, --port_file,
   // --stats_port=0 and --stats_port_file (and --admin_port_file if `flags` set --admin_port),
   // and waits until it is listening.
+  // `env`: NAME=VALUE entries added to its environment.
   static absl::StatusOr<ServerProcess> Start(std::vector<std::string> flags,
-                                             const std::string& binary = "server/server");
+                                             const std::string& binary = "server/server",
+                                             std::vector<std::string> env = {});
+
+  // A process started as given, with no port files read (port() and the like are 0), waiting
+  // for nothing; its stderr goes to Log(). As systemd does for socket activation, `listen_fds`
+  // become descriptors 3, 4, ... of the child, announced by LISTEN_FDS, LISTEN_PID (the
+  // child's pid) and, if not empty, LISTEN_FDNAMES.
+  struct Launch {
+    std::vector<std::string> argv;  // argv[0]: the program's path
+    std::vector<std::string> env;   // NAME=VALUE, added to this process's environment
+    std::vector<int> listen_fds;
+    std::string listen_fdnames;     // "data:stats:admin"
+  };
+  static absl::StatusOr<ServerProcess> Spawn(const Launch& launch);
   ServerProcess(ServerProcess&& other) noexcept;
   ServerProcess& operator=(ServerProcess&&) = delete;
   ~ServerProcess();
@@ -47,6 +61,8 @@ class ServerProcess {
     return Wait(timeout);
   }
   void Signal(int signal);
+  // Whether it has not exited yet (a zombie has).
+  bool Running() const;
   // Waits up to `timeout` for the exit. Returns the exit status, 128 + the signal number if it
   // died of a signal, or -1 if it did not exit in time (it is then killed).
   int Wait(absl::Duration timeout = absl::Seconds(20));
@@ -65,6 +81,9 @@ class ServerProcess {
 
  private:
   ServerProcess(pid_t pid, std::string dir) : pid_(pid), dir_(std::move(dir)) {}
+  // The fork and exec of Spawn(), with stderr to `dir`/log.
+  static absl::StatusOr<pid_t> ForkExec(const Launch& launch, const std::string& dir);
+  static absl::StatusOr<std::string> MakeTempDir();
 
   pid_t pid_ = -1;
   std::string dir_;  // temporary directory with the port files and the log

@@ -6,6 +6,8 @@
 #include <openssl/x509v3.h>
 
 #include <cstdio>
+#include <ctime>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "tls/stream.h"
@@ -85,15 +87,39 @@ std::string TakeErrors() {
   return out.empty() ? "no detail" : out;
 }
 
-Context::~Context() { SSL_CTX_free(ctx_); }
+// The certificate's notAfter, or the infinite past if there is none.
+static absl::Time NotAfter(SSL_CTX* ctx) {
+  const X509* cert = SSL_CTX_get0_certificate(ctx);
+  const ASN1_TIME* end = cert != nullptr ? X509_get0_notAfter(cert) : nullptr;
+  struct tm tm {};
+  if (end == nullptr || ASN1_TIME_to_tm(end, &tm) != 1) return absl::InfinitePast();
+  return absl::FromTM(tm, absl::UTCTimeZone());
+}
 
-absl::StatusOr<std::unique_ptr<Context>> Context::ForServer(const ServerConfig& config) {
+Context::Context(SSL_CTX* ctx, bool server)
+    : server_(server),
+      ctx_(ctx, SSL_CTX_free),
+      not_after_(server ? NotAfter(ctx) : absl::InfinitePast()) {}
+
+Context::~Context() = default;
+
+std::shared_ptr<SSL_CTX> Context::current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ctx_;
+}
+
+absl::Time Context::not_after() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return not_after_;
+}
+
+absl::StatusOr<SSL_CTX*> Context::NewServerContext(const ServerConfig& config) {
   if (config.cert_file.empty() || config.key_file.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
   }
   SSL_CTX* ctx = NewContext(TLS_server_method());
   if (ctx == nullptr) return absl::InternalError("SSL_CTX_new: " + TakeErrors());
-  std::unique_ptr<Context> context(new Context(ctx, /*server=*/true));
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> owned(ctx, SSL_CTX_free);
   if (absl::Status s = LoadIdentity(ctx, config.cert_file, config.key_file); !s.ok()) return s;
   if (!config.client_ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(ctx, config.client_ca_file.c_str(), nullptr) != 1) {
@@ -109,8 +135,31 @@ absl::StatusOr<std::unique_ptr<Context>> Context::ForServer(const ServerConfig& 
   // Resumption: stateless tickets (OpenSSL's default) and a session cache for TLS 1.2 clients.
   static const unsigned char kSessionContext[] = "tcp_server";
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext) - 1);
+  // Before any handshake sees it: for a reload, before the swap.
   FillCertificateCaches(ctx);
+  return owned.release();
+}
+
+absl::StatusOr<std::unique_ptr<Context>> Context::ForServer(const ServerConfig& config) {
+  absl::StatusOr<SSL_CTX*> ctx = NewServerContext(config);
+  if (!ctx.ok()) return ctx.status();
+  std::unique_ptr<Context> context(new Context(*ctx, /*server=*/true));
+  context->config_ = config;
   return context;
+}
+
+absl::Status Context::Reload() {
+  if (!server_) return absl::FailedPreconditionError("only a server context reloads");
+  std::lock_guard<std::mutex> reloading(reload_mu_);
+  absl::StatusOr<SSL_CTX*> fresh = NewServerContext(config_);
+  if (!fresh.ok()) return fresh.status();
+  std::shared_ptr<SSL_CTX> next(*fresh, SSL_CTX_free);
+  const absl::Time not_after = NotAfter(next.get());
+  std::shared_ptr<SSL_CTX> previous;  // freed outside the lock, once no stream holds it
+  std::lock_guard<std::mutex> lock(mu_);
+  previous = std::exchange(ctx_, std::move(next));
+  not_after_ = not_after;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<Context>> Context::ForClient(const ClientConfig& config) {

@@ -13,13 +13,23 @@
 // Errors name the flag a user set (--tls_cert, --tls_key, --tls_client_ca on the server;
 // --tls_ca, --tls_cert, --tls_key on the client), the file, and OpenSSL's reason.
 // Thread-safe once made: streams on any thread share it.
+//
+// A server context can be reloaded from its files while it serves (certificate rotation):
+// Reload() builds a new SSL_CTX and swaps it in atomically; streams made after use it, streams
+// made before keep the one they were made with (each SSL holds a reference to its SSL_CTX). If
+// a file fails to load, the old SSL_CTX stays and the error says why.
+//
+//   absl::Status s = context->Reload();     // any thread; SIGHUP, POST /reload
+//   absl::Time expires = context->not_after();
 #ifndef TLS_CONTEXT_H_
 #define TLS_CONTEXT_H_
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
 
@@ -46,17 +56,28 @@ class Context {
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
-  SSL_CTX* get() const { return ctx_; }
+  // The SSL_CTX new streams use now. The reference keeps it alive across a Reload().
+  std::shared_ptr<SSL_CTX> current() const;
   bool is_server() const { return server_; }
+  // Server side: loads the files of its ServerConfig again and, if all load, swaps the new
+  // SSL_CTX in; else keeps the current one. Reloads are serialised.
+  absl::Status Reload();
+  // Server side: the expiry (notAfter) of the certificate new handshakes present.
+  absl::Time not_after() const;
   // Client side: the name to verify and send (may be empty: then no name is checked).
   const std::string& server_name() const { return server_name_; }
 
  private:
-  Context(SSL_CTX* ctx, bool server) : ctx_(ctx), server_(server) {}
+  Context(SSL_CTX* ctx, bool server);
+  static absl::StatusOr<SSL_CTX*> NewServerContext(const ServerConfig& config);
 
-  SSL_CTX* const ctx_;
   const bool server_;
+  ServerConfig config_;  // server side: what Reload() loads
   std::string server_name_;
+  std::mutex reload_mu_;  // one Reload() at a time
+  mutable std::mutex mu_;
+  std::shared_ptr<SSL_CTX> ctx_;  // guarded by mu_
+  absl::Time not_after_;          // guarded by mu_
 };
 
 // OpenSSL's error queue as one line ("error:...:reason; ..."), emptying it.

@@ -35,7 +35,7 @@ const char* FailureName(Failure failure) {
 
 // An SSL object on `fd`, or null.
 static SSL* NewSsl(const Context& context, int fd) {
-  SSL* ssl = SSL_new(context.get());
+  SSL* ssl = SSL_new(context.current().get());  // holds its own reference to the SSL_CTX
   if (ssl != nullptr && SSL_set_fd(ssl, fd) != 1) {
     SSL_free(ssl);
     return nullptr;

@@ -83,7 +83,9 @@ start_server() {
   local host=$1; shift
   # Not through `on`: a backgrounded function is a subshell, and $! would be its PID. `ip netns
   # exec` execs the server, so $! is the server's own PID.
-  ip netns exec "$LAB$host" "$SERVER" --bind=0.0.0.0 --port=8080 --admin_port=9090 --reuse_port \
+  # The admin port binds loopback unless told: HAProxy checks /readyz from its own namespace.
+  ip netns exec "$LAB$host" "$SERVER" --bind=0.0.0.0 --port=8080 --admin_port=9090 \
+    --admin_bind="${IP[$host]}" --reuse_port \
     --drain_delay_ms=1500 --workers=1 "$@" 2>>"$work/$host.log" &
   PID[$host]=$!
   for _ in $(seq 100); do

@@ -50,10 +50,15 @@ DEFINE_validator(stats_port, (&common::InRange<-1, 65535>));
 DEFINE_string(stats_handler, "stats", "Handler for the --stats_port listener.");
 DEFINE_string(stats_port_file, "", "If set, the bound --stats_port is written to this file.");
 DEFINE_int32(admin_port, -1,
-             "If >= 0, serve HTTP on this port (0: any free port) on --bind's address: /metrics "
-             "(Prometheus), /healthz, /readyz, /stats. -1: off.");
+             "If >= 0, serve HTTP on this port (0: any free port) on --admin_bind's address: "
+             "/metrics (Prometheus), /healthz, /readyz, /stats, /connections, /flags, /logging, "
+             "/reload. -1: off.");
 DEFINE_validator(admin_port, (&common::InRange<-1, 65535>));
 DEFINE_string(admin_port_file, "", "If set, the bound --admin_port is written to this file.");
+DEFINE_string(admin_bind, "127.0.0.1",
+              "Address of the admin port: an IPv4 or IPv6 literal. Loopback by default: the "
+              "admin port reloads certificates and changes logging (docs/operations.md).");
+DEFINE_validator(admin_bind, &IsAddressLiteral);
 DEFINE_string(tls_cert, "",
               "PEM certificate chain: with --tls_key, the data and stats ports speak TLS 1.2/1.3 "
               "only (docs/tls.md). The admin port stays plain HTTP.");
@@ -116,6 +121,21 @@ DEFINE_int64(handler_timeout_ms, Millis(kDefaults.handler_timeout),
 DEFINE_validator(handler_timeout_ms, &common::AtLeast<0>);
 
 namespace server {
+
+service::ActivatedSockets ActivatedSocketsOrExit() {
+  absl::StatusOr<service::ActivatedSockets> sockets = service::TakeActivatedSockets();
+  if (!sockets.ok()) common::UsageError(sockets.status().message());
+  if (!sockets->active()) return *sockets;
+  for (const char* flag : {"port", "stats_port", "admin_port"}) {
+    if (!gflags::GetCommandLineFlagInfoOrDie(flag).is_default) {
+      common::UsageError(absl::StrCat("--", flag,
+                                      " given with socket activation (LISTEN_FDS): the sockets "
+                                      "named data, stats and admin take the place of the port "
+                                      "flags; give one or the other"));
+    }
+  }
+  return *sockets;
+}
 
 ServerOptions OptionsFromFlags() {
   ServerOptions options;

@@ -8,6 +8,7 @@
 
 #include "gflags/gflags.h"
 #include "server/config/options.h"
+#include "server/service/activation.h"
 
 DECLARE_string(handler);
 DECLARE_string(bind);
@@ -18,6 +19,7 @@ DECLARE_string(stats_handler);
 DECLARE_string(stats_port_file);
 DECLARE_int32(admin_port);
 DECLARE_string(admin_port_file);
+DECLARE_string(admin_bind);
 DECLARE_int64(drain_delay_ms);
 DECLARE_string(tls_cert);
 DECLARE_string(tls_key);
@@ -29,6 +31,11 @@ namespace server {
 extern const char kDefaultHandler[];
 
 ServerOptions OptionsFromFlags();
+
+// The listening sockets passed by systemd (or a launcher like it), or none. Exits 2 naming
+// what does not fit: a socket unnamed, unknown or twice, no `data` socket, or a port flag given
+// as well.
+service::ActivatedSockets ActivatedSocketsOrExit();
 
 }  // namespace server
 

@@ -1,5 +1,7 @@
 // The server binary: parse flags, pick the handler from the registry, start it, serve until
-// SIGINT or SIGTERM, then shut down gracefully and exit 0. Which handlers exist is decided by
+// SIGINT or SIGTERM (SIGHUP reloads the TLS certificate), then shut down gracefully and exit 0.
+// Under systemd it takes the sockets passed by name, and notifies readiness, the drain and the
+// watchdog (server/service). Which handlers exist is decided by
 // what the binary links (server_binary in server.bzl), not by this file.
 //
 // Start-up errors a user can cause print one line "server: ..." on stderr: exit 2 for a usage
@@ -21,12 +23,16 @@
 #include "glog/logging.h"
 #include "handlers/registry.h"
 #include "server/admin/admin_server.h"
-#include "server/app/flags.h"
 #include "server/admin/metrics.h"
-#include "server/admin/process_stats.h"
-#include "server/app/server.h"
-#include "server/net/socket.h"
 #include "server/admin/version.h"
+#include "server/app/admin_pages.h"
+#include "server/app/flags.h"
+#include "server/app/server.h"
+#include "server/app/tls_reloader.h"
+#include "server/net/socket.h"
+#include "server/service/activation.h"
+#include "server/service/notify.h"
+#include "server/service/watchdog.h"
 #include "tls/context.h"
 
 namespace {
@@ -139,16 +145,20 @@ int main(int argc, char** argv) {
   }
   const server::ServerOptions options = server::OptionsFromFlags();
   const handlers::HandlerInfo& handler = FindHandlerOrExit("handler", FLAGS_handler);
+  // Under systemd's socket activation the sockets it holds replace the port flags.
+  const service::ActivatedSockets sockets = server::ActivatedSocketsOrExit();
+  const bool serve_stats = sockets.active() ? sockets.stats >= 0 : FLAGS_stats_port >= 0;
+  const bool serve_admin = sockets.active() ? sockets.admin >= 0 : FLAGS_admin_port >= 0;
   const handlers::HandlerInfo* stats_handler =
-      FLAGS_stats_port >= 0 ? &FindHandlerOrExit("stats_handler", FLAGS_stats_handler) : nullptr;
+      serve_stats ? &FindHandlerOrExit("stats_handler", FLAGS_stats_handler) : nullptr;
 
-  // SIGINT/SIGTERM are taken by sigwait() below, never by a worker thread: block them before
-  // any thread starts (threads inherit the mask). A peer that vanishes must not kill us.
-  sigset_t shutdown_signals;
-  sigemptyset(&shutdown_signals);
-  sigaddset(&shutdown_signals, SIGINT);
-  sigaddset(&shutdown_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  // SIGINT/SIGTERM (stop) and SIGHUP (reload the certificate) are taken by sigwait() below,
+  // never by a worker thread: block them before any thread starts (threads inherit the mask).
+  // A peer that vanishes must not kill us.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   // Reply buffers and partial frames of large requests are freed and reallocated at request
@@ -170,17 +180,19 @@ int main(int argc, char** argv) {
   server::Server server(options);
   server::ServedHandler served = Prepare(handler, &server);
   served.tls = tls.get();
-  server.AddListener({FLAGS_bind, FLAGS_port, served});
+  server.AddListener({FLAGS_bind, FLAGS_port, served, sockets.data});
   if (stats_handler != nullptr) {
     server::ServedHandler stats_served =
         stats_handler != &handler ? Prepare(*stats_handler, &server) : served;
     stats_served.tls = tls.get();
-    server.AddListener({FLAGS_bind, FLAGS_stats_port, stats_served});
+    server.AddListener({FLAGS_bind, FLAGS_stats_port, stats_served, sockets.stats});
   }
   if (absl::Status status = server.Start(); !status.ok()) common::RuntimeError(status.message());
   server::ServerInfo info = DescribeServer(handler.name, options, server.port(0));
   info.config.emplace_back("io", common::IoBackendName(server.io_backend()));
-  LOG(INFO) << "listening on " << common::HostPort(FLAGS_bind, server.port(0))
+  LOG(INFO) << "listening on "
+            << (sockets.active() ? absl::StrCat("port ", server.port(0), " (socket activation)")
+                                 : common::HostPort(FLAGS_bind, server.port(0)))
             << " handler=" << handler.name << " workers=" << server::WorkerCount(options)
             << " io=" << common::IoBackendName(server.io_backend())
             << (stats_handler ? absl::StrCat(" stats=", common::HostPort(FLAGS_bind, server.port(1)))
@@ -189,17 +201,18 @@ int main(int argc, char** argv) {
     WritePortFileOrExit("stats_port_file", FLAGS_stats_port_file, server.port(1));
   }
   std::atomic<bool> ready{true};  // accepting; /readyz
-  server::AdminServer admin(
-      {.metrics = [&] {
-         return server::PrometheusText(server.stats(), info, server::ReadProcessStats(),
-                                       &server.upstreams());
-       },
-       .stats = [&] { return handlers::StatsText(server.stats().Snapshot()); },
-       .ready = [&] { return ready.load(); }});
-  if (FLAGS_admin_port >= 0) {
-    absl::StatusOr<int> admin_port = admin.Start(FLAGS_bind, FLAGS_admin_port);
+  server::TlsReloader reloader(tls.get());
+  server::AdminServer admin(server::AdminPages(&server, &info, &ready, &reloader));
+  if (serve_admin) {
+    if (sockets.admin >= 0) {
+      if (absl::Status s = admin.StartOn(sockets.admin); !s.ok()) common::RuntimeError(s.message());
+    }
+    absl::StatusOr<int> admin_port = sockets.admin >= 0
+                                         ? server::LocalPort(sockets.admin)
+                                         : admin.Start(FLAGS_admin_bind, FLAGS_admin_port);
     if (!admin_port.ok()) common::RuntimeError(admin_port.status().message());
-    LOG(INFO) << "admin (HTTP) on " << common::HostPort(FLAGS_bind, *admin_port);
+    LOG(INFO) << "admin (HTTP) on port " << *admin_port
+              << (sockets.admin >= 0 ? " (socket activation)" : " of " + FLAGS_admin_bind);
     if (!FLAGS_admin_port_file.empty()) {
       WritePortFileOrExit("admin_port_file", FLAGS_admin_port_file, *admin_port);
     }
@@ -208,11 +221,23 @@ int main(int argc, char** argv) {
     WritePortFileOrExit("port_file", FLAGS_port_file, server.port(0));  // last: "ready"
   }
 
+  // systemd (Type=notify): every port listens and the handler has started. The watchdog pings
+  // only while every worker's loop turns.
+  service::Notify(absl::StrCat("READY=1\nSTATUS=serving on port ", server.port(0)));
+  service::Watchdog watchdog(
+      service::WatchdogPeriod(), [&server] { server.WakeWorkers(); },
+      [&server] { return server.OldestTurnNs(); });
+  watchdog.Start();
+
   int signal_number = 0;
-  sigwait(&shutdown_signals, &signal_number);
+  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    reloader.Reload().IgnoreError();  // logged and counted; the old certificate stays on failure
+  }
   // Readiness first: a load balancer polling /readyz stops sending new connections while this
   // server still accepts and serves for --drain_delay_ms; then the phased drain.
   ready = false;
+  service::Notify("STOPPING=1\nSTATUS=draining");
+  watchdog.Stop();
   LOG(INFO) << "received " << strsignal(signal_number) << "; not ready, draining in "
             << FLAGS_drain_delay_ms << " ms (grace " << options.shutdown_grace << ")";
   absl::SleepFor(absl::Milliseconds(FLAGS_drain_delay_ms));

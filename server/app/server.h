@@ -21,7 +21,9 @@
 
 #include "absl/status/status.h"
 #include "handlers/handler.h"
+#include "absl/time/time.h"
 #include "server/memory/memory_budget.h"
+#include "server/net/connection_report.h"
 #include "server/config/options.h"
 #include "server/dispatch/served_handler.h"
 #include "server/stats/stats.h"
@@ -39,6 +41,9 @@ class Server {
     std::string address;  // IPv4 or IPv6 literal
     int port = 0;         // 0 picks a free port
     ServedHandler handler;
+    // A listening socket to take instead of binding (socket activation: the process that
+    // passed it keeps its own, so connections waiting in it outlive this server); -1: bind.
+    int fd = -1;
   };
 
   explicit Server(const ServerOptions& options);
@@ -79,10 +84,25 @@ class Server {
   // Thread-safe: the statistics (stats.h), for the admin pages.
   const ServerStats& stats() const { return *stats_; }
 
+  // Thread-safe, after Start(): the earliest of the workers' last loop turns, and a wake-up
+  // posted to each loop (the systemd watchdog, server/service/watchdog.h).
+  int64_t OldestTurnNs() const;
+  void WakeWorkers();
+  // Thread-safe, after Start(): up to `limit` open connections (by id), each gathered by its own
+  // worker on its loop thread. Waits up to `timeout` for the workers; `*complete` says whether
+  // all answered in time (a stopped worker has nothing to report).
+  std::vector<ConnectionReport> Connections(size_t limit, absl::Duration timeout,
+                                            bool* complete);
+  // Thread-safe, after Start(): runs `task` on every worker's loop thread and waits up to
+  // `timeout` for all of them; whether all ran it (or had stopped).
+  bool RunOnEveryWorker(const std::function<void()>& task, absl::Duration timeout);
+
   // Idempotent; call from one thread. Lets workers answer the frames they have (waiting for
   // handler calls in flight), closes connections that owe nothing at once and the rest at the
   // shutdown grace deadline, then stops accepting (the listener goes last), runs the drain
-  // hooks, waits for running handler calls; returns when all is done.
+  // hooks, waits for running handler calls; returns when all is done. With listeners taken
+  // from socket activation, it stops accepting first instead: connections still waiting in
+  // the sockets are the next process's.
   void Shutdown();
 
  private:
@@ -100,6 +120,7 @@ class Server {
   std::unique_ptr<Acceptor> acceptor_;
   size_t next_worker_ = 0;  // acceptor thread only
   bool shut_down_ = false;
+  bool inherited_listeners_ = false;  // some listener came from socket activation
 };
 
 }  // namespace server

@@ -95,6 +95,7 @@ void Connection::ReadAndServe() {
         return;
       }
       env_->stats->bytes_in.Add(read.bytes);
+      bytes_in_ += read.bytes;
       env_->host->OnActivity(this);
       latency_.OnRead();
       Serve();
@@ -152,6 +153,7 @@ void Connection::Flush() {
   }
   if (written.bytes > 0) {
     env_->stats->bytes_out.Add(written.bytes);
+    bytes_out_ += written.bytes;
     env_->host->OnActivity(this);
   }
   latency_.OnWrite(env_->stats, /*settled=*/!hooks_.ready.linked() && !paused_by_backpressure());

@@ -29,6 +29,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/clock.h"
 #include "common/intrusive_list.h"
 #include "common/log_limiter.h"
 #include "common/timer_list.h"
@@ -36,6 +37,7 @@
 #include "protocol/output_queue.h"
 #include "server/dispatch/served_handler.h"
 #include "server/dispatch/session.h"
+#include "server/net/connection_report.h"
 #include "server/net/connection_state.h"
 #include "server/net/reply_latency.h"
 #include "server/net/transport.h"
@@ -123,6 +125,8 @@ class Connection : private TransportEvents, private Session::Owner {
   // --max_buffer_memory bounds, server/memory/memory_budget.h).
   int64_t HeldBytes() const;
   size_t pending_output() const { return output_.size(); }
+  // What the admin port's /connections shows (connection_report.cc); the worker fills `worker`.
+  ConnectionReport Report(int64_t now_ns) const;
   Hooks& hooks() { return hooks_; }
 
   // Closed, for the host's deferred delete: whether the kernel still holds operations of its
@@ -190,6 +194,9 @@ class Connection : private TransportEvents, private Session::Owner {
   Hooks hooks_{this};
   ReplyLatency latency_;
   int64_t frames_taken_ = 0;
+  const int64_t started_ns_ = common::MonotonicNanos();
+  int64_t bytes_in_ = 0;   // for Report()
+  int64_t bytes_out_ = 0;
 };
 
 }  // namespace server

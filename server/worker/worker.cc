@@ -92,11 +92,26 @@ void Worker::PostEviction() {
   });
 }
 
+bool Worker::PostReport(size_t limit,
+                        std::function<void(std::vector<ConnectionReport>)> done) {
+  return loop_.Post([this, limit, done = std::move(done)] {
+    std::vector<ConnectionReport> reports;
+    const int64_t now_ns = common::MonotonicNanos();
+    for (const Connection* c : connections_.Snapshot()) {
+      if (reports.size() >= limit) break;
+      reports.push_back(c->Report(now_ns));
+      reports.back().worker = id_;
+    }
+    done(std::move(reports));
+  });
+}
+
 // The turn's events served the established connections. Then, in this order: answers past
 // their deadline, connections paused for memory that may read again, a few newcomers and
 // connections on probation, the connections with work left, the upstream calls they made, the
 // drain, the timers, and the freeing of what closed during the turn.
 int64_t Worker::AfterTurn(int64_t now_ns, int events) {
+  turn_ns_.store(now_ns, std::memory_order_relaxed);
   late_.ExpireDue(now_ns);
   governor_.ResumePaused();
   AdoptWaiting(ProbationSet::kBatch);

@@ -73,6 +73,15 @@ class Worker : private Connection::Host {
   // Thread-safe. Has the loop close its connections that hold the most, while the memory
   // budget is exceeded.
   void PostEviction();
+  // Thread-safe: when the loop last turned (common::MonotonicNanos()), and a wake-up that makes
+  // an idle loop turn: the watchdog's proof that the loop is not stuck (server/service).
+  int64_t last_turn_ns() const { return turn_ns_.load(std::memory_order_relaxed); }
+  void Wake() { loop_.Post([] {}); }
+  // Thread-safe: on the loop thread, calls `done` with up to `limit` of its open connections
+  // (the admin port's /connections). False if the loop has stopped (`done` is not called).
+  bool PostReport(size_t limit, std::function<void(std::vector<ConnectionReport>)> done);
+  // Thread-safe: runs `task` on the loop thread. False if the loop has stopped.
+  bool Post(std::function<void()> task) { return loop_.Post(std::move(task)); }
   // After Start(): the backend the loop settled on.
   common::IoBackend io_backend() const { return loop_.backend(); }
 
@@ -121,6 +130,7 @@ class Worker : private Connection::Host {
   std::vector<Handoff> waiting_;  // handed over, adopted at most ProbationSet::kBatch a turn
   size_t waiting_next_ = 0;       // the first of waiting_ not yet adopted
   std::atomic<bool> eviction_posted_{false};  // a PostEviction task is queued
+  std::atomic<int64_t> turn_ns_{0};           // the last turn's time, for the watchdog
   int64_t next_gauges_ns_ = 0;
   bool gauges_stale_ = false;
   std::thread thread_;

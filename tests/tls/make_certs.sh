@@ -8,6 +8,8 @@
 #   other-ca.pem           another CA; other.pem other.key: a client certificate it signed
 #
 # EC P-256 keys (fast to make), with the openssl command line. docs/tls.md has the same recipe.
+# CA_NAME (default "Test CA") names the CA: two runs with different names make two CAs a
+# client can tell apart (tls_reload_e2e_test rotates from one to the other).
 set -euo pipefail
 dir=${1:-$(mktemp -d)}
 mkdir -p "$dir"
@@ -27,7 +29,7 @@ new_cert() {  # name subject ca days [extensions]
   rm -f "$1.csr" "$1.ext"
 }
 
-new_ca ca "/CN=Test CA/O=Example"
+new_ca ca "/CN=${CA_NAME:-Test CA}/O=Example"
 new_cert server "/CN=localhost/O=Example" ca 30 \
   "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1"
 new_cert client "/CN=client-1/O=Example" ca 30
