@@ -1,12 +1,20 @@
 #include "handlers/kv/kv_store.h"
 
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "handlers/kv/rocks_events.h"
+#include "rocksdb/cache.h"
 #include "rocksdb/comparator.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "rocksdb/statistics.h"
+#include "rocksdb/table.h"
 #include "rocksdb/utilities/write_batch_with_index.h"
 
 namespace handlers {
@@ -14,36 +22,91 @@ namespace {
 
 rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 
-absl::Status FromRocks(const rocksdb::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat("storage: ", status.ToString()));
+// OK if `path` can be a database directory: an existing, writable directory, or a name that can
+// be created in one (RocksDB creates only the last level).
+absl::Status CheckWritable(const std::string& path) {
+  struct stat st;
+  std::string dir = path;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(absl::StrCat(path, " is not a directory"));
+    }
+  } else if (errno == ENOENT) {
+    const size_t slash = path.find_last_of('/');
+    dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot create ", path, ": the directory ", dir, " does not exist"));
+    }
+  } else {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot use ", path, ": ", std::strerror(errno)));
+  }
+  if (::access(dir.c_str(), W_OK) != 0) {  // EROFS even for root
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot write to ", dir, (dir == path ? "" : absl::StrCat(" to create ", path)), ": ",
+        std::strerror(errno)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path, bool sync,
-                                                       bool count_wal_syncs) {
+absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
+                                                       const Options& kv) {
+  if (absl::Status writable = CheckWritable(path); !writable.ok()) return writable;
   rocksdb::Options options;
   options.create_if_missing = true;
-  // Point lookups are all kv does: bloom filters and a 64 MiB block cache keep a GET of a key
-  // that is not in the memtable off the disk (and answerable on the loop).
-  options.OptimizeForPointLookup(/*block_cache_size_mb=*/64);
-  if (count_wal_syncs) {  // counters only (no clock reads): what wal_syncs() reports
+  // Point lookups are all kv does: bloom filters and a block cache keep a GET of a key that is
+  // not in the memtable off the disk (and answerable on the loop).
+  options.OptimizeForPointLookup(/*block_cache_size_mb=*/1);
+  rocksdb::BlockBasedTableOptions table;
+  if (auto* configured = options.table_factory->GetOptions<rocksdb::BlockBasedTableOptions>()) {
+    table = *configured;
+  }
+  table.block_cache = rocksdb::NewLRUCache(static_cast<size_t>(kv.block_cache_bytes));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  options.write_buffer_size = static_cast<size_t>(kv.memtable_bytes);
+  options.max_write_buffer_number = 2;
+  if (kv.count_wal_syncs) {  // counters only (no clock reads): what wal_syncs() reports
     options.statistics = rocksdb::CreateDBStatistics();
     options.statistics->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
   }
+  // RocksDB's log to ours, not to a LOG file on the database's (possibly full) disk; its
+  // background errors to writes_refused().
+  auto events = std::make_shared<RocksEvents>(kv.writes_refused);
+  options.info_log = events->logger();
+  options.listeners.push_back(events);
   rocksdb::DB* db = nullptr;
   const rocksdb::Status status = rocksdb::DB::Open(options, path, &db);
   if (!status.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot open ", path, ": ", status.ToString()));
   }
-  return std::unique_ptr<KvStore>(
-      new KvStore(std::unique_ptr<rocksdb::DB>(db), std::move(options.statistics), sync));
+  return std::unique_ptr<KvStore>(new KvStore(path, std::unique_ptr<rocksdb::DB>(db),
+                                              std::move(options.statistics), std::move(events),
+                                              kv.sync));
 }
 
-KvStore::KvStore(std::unique_ptr<rocksdb::DB> db, std::shared_ptr<rocksdb::Statistics> statistics,
-                 bool sync)
-    : statistics_(std::move(statistics)), db_(std::move(db)), sync_(sync) {}
+KvStore::KvStore(std::string path, std::unique_ptr<rocksdb::DB> db,
+                 std::shared_ptr<rocksdb::Statistics> statistics,
+                 std::shared_ptr<RocksEvents> events, bool sync)
+    : path_(std::move(path)),
+      statistics_(std::move(statistics)),
+      events_(std::move(events)),
+      db_(std::move(db)),
+      sync_(sync) {}
+
+absl::Status KvStore::FromRocks(const rocksdb::Status& status) const {
+  if (status.ok()) return absl::OkStatus();
+  if (status.IsNoSpace()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "kv: the disk of ", path_, " is full: this write cannot be made durable and was not ",
+        "acknowledged (", status.ToString(), "); writes resume once space is freed"));
+  }
+  return absl::InternalError(absl::StrCat("storage (", path_, "): ", status.ToString()));
+}
+
+bool KvStore::writes_refused() const { return events_->writes_refused(); }
 
 KvStore::~KvStore() {
   if (db_ != nullptr) db_->Close();
