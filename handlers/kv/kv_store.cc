@@ -12,7 +12,9 @@
 #include "rocksdb/cache.h"
 #include "rocksdb/comparator.h"
 #include "rocksdb/db.h"
+#include "rocksdb/memtablerep.h"
 #include "rocksdb/options.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/statistics.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/write_batch_with_index.h"
@@ -67,6 +69,14 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
   table.block_cache = rocksdb::NewLRUCache(static_cast<size_t>(kv.block_cache_bytes));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   options.write_buffer_size = static_cast<size_t>(kv.memtable_bytes);
+  // A memtable that is a hash of whole keys (each bucket a small skip list), not one skip list:
+  // kv never scans, and a SET into a skip list of half a million random keys spent most of the
+  // commit thread's time finding its place (docs/BENCHMARKS.md, the profile). A bucket per 64
+  // bytes of memtable: an eighth of it for the bucket array.
+  options.prefix_extractor.reset(rocksdb::NewNoopTransform());
+  options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(
+      std::max<size_t>(1024, static_cast<size_t>(kv.memtable_bytes) / 64)));
+  options.allow_concurrent_memtable_write = false;  // a hash memtable takes one writer at a time
   options.max_write_buffer_number = 2;
   if (kv.count_wal_syncs) {  // counters only (no clock reads): what wal_syncs() reports
     options.statistics = rocksdb::CreateDBStatistics();
