@@ -77,6 +77,10 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
   options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(
       std::max<size_t>(1024, static_cast<size_t>(kv.memtable_bytes) / 64)));
   options.allow_concurrent_memtable_write = false;  // a hash memtable takes one writer at a time
+  // A SET of a key the memtable holds overwrites its value there when the new one is no longer
+  // (as Redis overwrites its hash table's), rather than adding an entry: a memtable fills, and
+  // is flushed (sorted and written), only as fast as new keys arrive.
+  options.inplace_update_support = true;
   options.max_write_buffer_number = 2;
   if (kv.count_wal_syncs) {  // counters only (no clock reads): what wal_syncs() reports
     options.statistics = rocksdb::CreateDBStatistics();
