@@ -69,12 +69,12 @@ absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
   table.block_cache = rocksdb::NewLRUCache(static_cast<size_t>(kv.block_cache_bytes));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   options.write_buffer_size = static_cast<size_t>(kv.memtable_bytes);
-  // A memtable that is a hash of whole keys (each bucket a small skip list), not one skip list:
-  // kv never scans, and a SET into a skip list of half a million random keys spent most of the
-  // commit thread's time finding its place (docs/BENCHMARKS.md, the profile). A bucket per 64
-  // bytes of memtable: an eighth of it for the bucket array.
+  // A memtable that is a hash of whole keys (each bucket a short sorted list), not one skip
+  // list: kv never scans, and a SET into a skip list of half a million random keys spent most of
+  // the commit thread's time finding its place (docs/BENCHMARKS.md, the profile). A bucket per
+  // 64 bytes of memtable: an eighth of it for the bucket array.
   options.prefix_extractor.reset(rocksdb::NewNoopTransform());
-  options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(
+  options.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(
       std::max<size_t>(1024, static_cast<size_t>(kv.memtable_bytes) / 64)));
   options.allow_concurrent_memtable_write = false;  // a hash memtable takes one writer at a time
   // A SET of a key the memtable holds overwrites its value there when the new one is no longer
