@@ -7,17 +7,17 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "handlers/kv/rocks_events.h"
 #include "rocksdb/cache.h"
-#include "rocksdb/comparator.h"
 #include "rocksdb/db.h"
 #include "rocksdb/memtablerep.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/statistics.h"
 #include "rocksdb/table.h"
-#include "rocksdb/utilities/write_batch_with_index.h"
+#include "rocksdb/write_batch.h"
 
 namespace handlers {
 namespace {
@@ -163,30 +163,38 @@ absl::StatusOr<KvStore::Outcome> KvStore::GetIfCached(absl::string_view key,
 }
 
 absl::Status KvStore::Commit(std::vector<Command*>& commands) {
-  const bool reads = std::any_of(commands.begin(), commands.end(), [](const Command* command) {
-    return command->kind == Command::Kind::kGet;
-  });
-  // A GET must see the writes before it in the batch: that takes a batch with an index
-  // (overwrite_key: a GET after two SETs of one key finds the second), which costs more to
-  // fill than a plain one, so only batches with a GET get one.
-  rocksdb::WriteBatchWithIndex indexed(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
-  size_t bytes = 0;  // room for the plain batch, so it is not regrown as it fills
-  for (const Command* command : commands) bytes += command->key.size() + command->value.size() + 16;
-  rocksdb::WriteBatch plain(reads ? 0 : bytes);
-  rocksdb::WriteBatchBase* batch = reads ? static_cast<rocksdb::WriteBatchBase*>(&indexed) : &plain;
+  size_t bytes = 0;  // room for the batch, so it is not regrown as it fills
+  bool reads = false;
+  for (const Command* command : commands) {
+    bytes += command->key.size() + command->value.size() + 16;
+    reads = reads || command->kind == Command::Kind::kGet;
+  }
+  rocksdb::WriteBatch batch(bytes);
+  // A GET sees the writes before it in the batch: the last one of its key, if any. Otherwise it
+  // reads the database as it is before the batch, which is the state the batch follows: only
+  // the commit thread writes. (A WriteBatchWithIndex did this with a skip list of the batch's
+  // keys, which cost more than the hash.)
+  absl::flat_hash_map<absl::string_view, const Command*> written;
   for (Command* command : commands) {
     rocksdb::Status status;
     switch (command->kind) {
       case Command::Kind::kSet:
-        status = batch->Put(ToSlice(command->key), ToSlice(command->value));
+        status = batch.Put(ToSlice(command->key), ToSlice(command->value));
+        if (reads) written[command->key] = command;
         break;
       case Command::Kind::kDel:
-        status = batch->Delete(ToSlice(command->key));
+        status = batch.Delete(ToSlice(command->key));
+        if (reads) written[command->key] = command;
         break;
       case Command::Kind::kGet: {
+        if (auto it = written.find(command->key); it != written.end()) {
+          command->found = it->second->kind == Command::Kind::kSet
+                               ? std::optional<std::string>(it->second->value)
+                               : std::nullopt;
+          break;
+        }
         std::string value;
-        status = indexed.GetFromBatchAndDB(db_.get(), rocksdb::ReadOptions(),
-                                           ToSlice(command->key), &value);
+        status = db_->Get(rocksdb::ReadOptions(), ToSlice(command->key), &value);
         if (status.IsNotFound()) {
           command->found = std::nullopt;
           status = rocksdb::Status::OK();
@@ -198,10 +206,10 @@ absl::Status KvStore::Commit(std::vector<Command*>& commands) {
     }
     if (!status.ok()) return FromRocks(status);
   }
-  if (batch->GetWriteBatch()->Count() == 0) return absl::OkStatus();  // only GETs
+  if (batch.Count() == 0) return absl::OkStatus();  // only GETs
   rocksdb::WriteOptions write;
   write.sync = sync_;
-  return FromRocks(db_->Write(write, batch->GetWriteBatch()));
+  return FromRocks(db_->Write(write, &batch));
 }
 
 absl::Status KvStore::Flush() { return FromRocks(db_->FlushWAL(/*sync=*/true)); }
