@@ -25,6 +25,7 @@ std::shared_ptr<const FixedRequest> MakeFixedRequest(const BenchOptions& options
   fixed->payload = options.request.empty() ? MakePayload(options.payload_bytes) : options.request;
   if (options.verify == Verify::kEcho) fixed->expected = fixed->payload;
   if (options.verify == Verify::kUppercase) fixed->expected = absl::AsciiStrToUpper(fixed->payload);
+  fixed->protocol = options.protocol;
   return fixed;
 }
 

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/kv_workload.h"
+#include "client/resp.h"
 #include "common/latency_histogram.h"
 #include "protocol/frame.h"
 #include "tls/context.h"
@@ -40,6 +41,8 @@ struct BenchOptions {
   // payload_bytes (kv_workload.h); Verify::kKv checks every reply against the model.
   std::optional<KvMix> kv_mix;
   int64_t keys = 100000;
+  // kResp: speak Redis's protocol (resp.h), to drive Redis with the same load as kv.
+  Protocol protocol = Protocol::kFramed;
   int64_t requests = 0;                              // total; 0 means run for `duration`
   absl::Duration duration = absl::Seconds(10);       // used when requests == 0
   int threads = 1;

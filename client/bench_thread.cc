@@ -50,7 +50,7 @@ absl::Status BenchThread::Connect(int count, int first) {
     if (options_.kv_mix.has_value()) {
       c->workload = std::make_unique<KvWorkload>(*options_.kv_mix, options_.keys, first + i,
                                                  options_.connections, options_.payload_bytes,
-                                                 /*seed=*/first + i + 1);
+                                                 /*seed=*/first + i + 1, options_.protocol);
     } else {
       c->workload = std::make_unique<FixedWorkload>(fixed_);
     }
@@ -164,10 +164,15 @@ void BenchThread::Read(BenchConnection* c, int64_t now) {
     return;
   }
   c->retries_left = options_.retries;  // progress: the budget is per request
-  c->decoder.Feed(absl::string_view(read_buffer_.data(), n));
+  const bool resp = options_.protocol == Protocol::kResp;
+  if (resp) {
+    c->resp.Feed(absl::string_view(read_buffer_.data(), n));
+  } else {
+    c->decoder.Feed(absl::string_view(read_buffer_.data(), n));
+  }
   int replies = 0;
   while (true) {
-    absl::StatusOr<std::optional<protocol::Frame>> frame = c->decoder.Next();
+    absl::StatusOr<std::optional<protocol::Frame>> frame = resp ? c->resp.Next() : c->decoder.Next();
     if (!frame.ok()) {
       Fail(c, absl::StrCat("bad reply from ", c->client->address(), ": ", frame.status().message()));
       return;
@@ -191,7 +196,11 @@ void BenchThread::Read(BenchConnection* c, int64_t now) {
       ++mismatches_;
     }
   }
-  c->decoder.Retain();
+  if (resp) {
+    c->resp.Retain();
+  } else {
+    c->decoder.Retain();
+  }
   if (progress_ != nullptr && replies > 0) {
     progress_->requests.fetch_add(replies, std::memory_order_relaxed);
   }
@@ -209,7 +218,7 @@ void BenchThread::CheckStalled(int64_t now) {
 }
 
 bool BenchThread::MayResend(const BenchConnection* c) const {
-  return c->decoder.buffered_bytes() == 0 && c->retries_left > 0;
+  return c->decoder.buffered_bytes() == 0 && c->resp.buffered_bytes() == 0 && c->retries_left > 0;
 }
 
 void BenchThread::Reconnect(BenchConnection* c, int64_t now) {
@@ -226,6 +235,7 @@ void BenchThread::Reconnect(BenchConnection* c, int64_t now) {
   c->client = std::move(*client);
   c->decoder = protocol::FrameDecoder({.max_frame_bytes = options_.max_frame_bytes,
                                        .allow_error_frames = true});
+  c->resp = RespReplyDecoder(options_.max_frame_bytes);
   c->output.Clear();
   c->want_write = false;
   c->workload->Resend(&c->output);

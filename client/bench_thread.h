@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "client/bench.h"
 #include "client/client.h"
+#include "client/resp.h"
 #include "client/workload.h"
 #include "common/event_loop.h"
 #include "common/latency_histogram.h"
@@ -34,13 +35,16 @@ class BenchThread;
 // One connection of a BenchThread: its socket, requests in flight and partial reply.
 struct BenchConnection : public common::Watcher {
   BenchConnection(BenchThread* thread, uint32_t max_frame_bytes)
-      : thread(thread), decoder({.max_frame_bytes = max_frame_bytes, .allow_error_frames = true}) {}
+      : thread(thread),
+        decoder({.max_frame_bytes = max_frame_bytes, .allow_error_frames = true}),
+        resp(max_frame_bytes) {}
   void OnEvents(uint32_t events) override;
 
   BenchThread* const thread;
   std::unique_ptr<Client> client;  // owns the socket; used here only for its fd
   std::unique_ptr<Workload> workload;  // what this connection sends, and the replies it expects
-  protocol::FrameDecoder decoder;
+  protocol::FrameDecoder decoder;  // replies, unless --protocol=resp
+  RespReplyDecoder resp;           // replies with --protocol=resp
   protocol::Buffer output;
   std::deque<int64_t> sent_at;  // send time of each request in flight, oldest first
   int retries_left = 0;         // --retries left for the requests now in flight

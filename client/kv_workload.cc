@@ -43,12 +43,13 @@ absl::StatusOr<KvMix> KvMix::Parse(absl::string_view text) {
 }
 
 KvWorkload::KvWorkload(KvMix mix, int64_t keys, int index, int count, int value_bytes,
-                       uint64_t seed)
+                       uint64_t seed, Protocol protocol)
     : mix_(mix),
       first_key_(index),
       stride_(count),
       owned_keys_(std::max<int64_t>(1, (keys - index + count - 1) / count)),
       value_bytes_(value_bytes),
+      protocol_(protocol),
       random_(seed),
       version_(owned_keys_, kUnknown) {}
 
@@ -90,7 +91,7 @@ void KvWorkload::Next(protocol::Buffer* out) {
       pending.frame = absl::StrCat("DEL ", KeyName(key));
       break;
   }
-  protocol::AppendFrame(pending.frame, out);
+  AppendRequest(protocol_, pending.frame, out);
   pending_.push_back(std::move(pending));
 }
 
@@ -114,7 +115,7 @@ bool KvWorkload::Check(const protocol::Frame& reply) {
 }
 
 void KvWorkload::Resend(protocol::Buffer* out) const {
-  for (const Pending& pending : pending_) protocol::AppendFrame(pending.frame, out);
+  for (const Pending& pending : pending_) AppendRequest(protocol_, pending.frame, out);
 }
 
 void KvWorkload::Abandon() {

@@ -38,7 +38,9 @@ struct KvMix {
 
 class KvWorkload : public Workload {
  public:
-  KvWorkload(KvMix mix, int64_t keys, int index, int count, int value_bytes, uint64_t seed);
+  // `protocol`: how requests are sent, and replies read (resp.h: Redis's, for comparison).
+  KvWorkload(KvMix mix, int64_t keys, int index, int count, int value_bytes, uint64_t seed,
+             Protocol protocol = Protocol::kFramed);
 
   // Appends the next request's frame to `out` and remembers what its reply must be.
   void Next(protocol::Buffer* out) override;
@@ -62,7 +64,7 @@ class KvWorkload : public Workload {
     Op op;
     int64_t slot;      // which of this connection's keys
     uint32_t version;  // what a GET must find (kAbsent, kUnknown, or a version)
-    std::string frame;
+    std::string frame;  // the command's text (sent in protocol_)
   };
 
   int64_t PickKey();
@@ -73,6 +75,7 @@ class KvWorkload : public Workload {
   const int64_t stride_;
   const int64_t owned_keys_;
   const int value_bytes_;
+  const Protocol protocol_;
   std::mt19937_64 random_;
   std::vector<uint32_t> version_;  // per owned key, as of the requests sent so far
   uint32_t sets_ = 0;              // the last version written

@@ -55,6 +55,10 @@ DEFINE_string(kv_mix, "",
               "(weights of set, get, del); values are --payload_bytes long (docs/kv.md).");
 DEFINE_int64(keys, 100000, "Bench: with --kv_mix, the number of distinct keys, shared out "
                            "among the connections.");
+DEFINE_string(protocol, "framed",
+              "Bench: framed (this server's: a 4-byte length, then the payload) or resp (Redis's: "
+              "each request, a kv command, as a RESP array; replies parsed and checked as kv's; "
+              "for comparing kv with Redis under one generator).");
 DEFINE_bool(tls, false, "Speak TLS (implied by any other --tls_ flag); docs/tls.md.");
 DEFINE_string(tls_ca, "",
               "PEM CA certificates the server's certificate must chain to; empty: the system's.");
@@ -118,6 +122,14 @@ client::BenchOptions BenchOptionsFromFlags() {
     options.keys = FLAGS_keys;
   } else if (options.verify == client::Verify::kKv) {
     common::UsageError("--verify=kv needs --kv_mix");
+  }
+  if (FLAGS_protocol == "resp") {
+    options.protocol = client::Protocol::kResp;
+    if (options.verify == client::Verify::kEcho || options.verify == client::Verify::kUppercase) {
+      common::UsageError("--protocol=resp checks with --verify=kv (or none)");
+    }
+  } else if (FLAGS_protocol != "framed") {
+    common::UsageError("--protocol must be framed or resp");
   }
   options.host = FLAGS_host;
   options.port = FLAGS_port;
@@ -271,6 +283,7 @@ int main(int argc, char** argv) {
     tls_context = *std::move(context);
   }
   if (FLAGS_tls_resume && !FLAGS_connect_rate) common::UsageError("--tls_resume goes with --connect_rate");
+  if (FLAGS_protocol != "framed" && !FLAGS_bench) common::UsageError("--protocol goes with --bench");
   if (FLAGS_bench || FLAGS_connect_rate) {
     if (!messages.empty()) common::UsageError("--bench takes no MESSAGE arguments");
     return FLAGS_connect_rate ? RunConnectRate() : RunBenchMode();

@@ -6,7 +6,7 @@ namespace client {
 
 FixedWorkload::FixedWorkload(std::shared_ptr<const FixedRequest> request)
     : request_(std::move(request)) {
-  protocol::AppendFrame(request_->payload, &frame_);
+  AppendRequest(request_->protocol, request_->payload, &frame_);
 }
 
 void FixedWorkload::Next(protocol::Buffer* out) {

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 
+#include "client/resp.h"
 #include "protocol/buffer.h"
 #include "protocol/frame.h"
 
@@ -41,6 +42,7 @@ class Workload {
 struct FixedRequest {
   std::string payload;
   std::optional<std::string> expected;  // the reply every request must get; nullopt: any
+  Protocol protocol = Protocol::kFramed;  // how it is sent (resp.h)
 };
 
 class FixedWorkload : public Workload {

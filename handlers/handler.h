@@ -172,6 +172,17 @@ class HandlerCounter {
   std::atomic<int64_t> value_{0};
 };
 
+// A level a handler registers at start-up (a state, a size now), shown beside its counters as
+// `handler_<handler>_<name>` and in /metrics as a gauge. Set() from any thread.
+class HandlerGauge {
+ public:
+  void Set(int64_t value) { value_.store(value, std::memory_order_relaxed); }
+  int64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> value_{0};
+};
+
 // The server-wide memory budget (--max_buffer_memory, docs/RELIABILITY.md), for a handler that
 // keeps copies of requests beyond the call (a queue of its own): charged, they count with the
 // server's buffers. Offered to Service::Start (service.h, StartContext). Thread-safe.

@@ -181,6 +181,12 @@ HandlerCounter* TestStartContext::AddCounter(absl::string_view name) {
   return counter.get();
 }
 
+HandlerGauge* TestStartContext::AddGauge(absl::string_view name) {
+  std::unique_ptr<HandlerGauge>& gauge = gauges_[std::string(name)];
+  if (gauge == nullptr) gauge = std::make_unique<HandlerGauge>();
+  return gauge.get();
+}
+
 absl::StatusOr<Upstream*> TestStartContext::AddUpstream(const UpstreamOptions& options) {
   auto it = upstreams_.find(options.name);
   if (it == upstreams_.end()) {
@@ -213,6 +219,11 @@ void TestUpstream::Answer(size_t n, absl::StatusOr<std::string> reply) {
 const HandlerCounter* TestStartContext::counter(absl::string_view name) const {
   auto it = counters_.find(name);
   return it == counters_.end() ? nullptr : it->second.get();
+}
+
+const HandlerGauge* TestStartContext::gauge(absl::string_view name) const {
+  auto it = gauges_.find(name);
+  return it == gauges_.end() ? nullptr : it->second.get();
 }
 
 }  // namespace handlers

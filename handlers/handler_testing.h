@@ -121,10 +121,13 @@ class TestStartContext : public StartContext {
  public:
   explicit TestStartContext(MemoryAccount* budget = nullptr) : budget_(budget) {}
   HandlerCounter* AddCounter(absl::string_view name) override;
+  HandlerGauge* AddGauge(absl::string_view name) override;
   MemoryAccount* memory_budget() override { return budget_; }
   absl::StatusOr<Upstream*> AddUpstream(const UpstreamOptions& options) override;
   // The counter the service added as `name`, or null.
   const HandlerCounter* counter(absl::string_view name) const;
+  // The gauge the service added as `name`, or null.
+  const HandlerGauge* gauge(absl::string_view name) const;
   // What AddUpstream() returns for an upstream named `name`.
   void AddTestUpstream(absl::string_view name, Upstream* upstream);
   // The options the service declared the upstream `name` with, or null.
@@ -133,6 +136,7 @@ class TestStartContext : public StartContext {
  private:
   MemoryAccount* const budget_;
   std::map<std::string, std::unique_ptr<HandlerCounter>, std::less<>> counters_;
+  std::map<std::string, std::unique_ptr<HandlerGauge>, std::less<>> gauges_;
   std::map<std::string, Upstream*, std::less<>> upstreams_;
   std::map<std::string, UpstreamOptions, std::less<>> declared_;
 };

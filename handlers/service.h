@@ -44,6 +44,12 @@ class StartContext {
   // A counter shown in the server's stats as `handler_<handler>_<name>`; valid for the life of
   // the process. Call in Start() only.
   virtual HandlerCounter* AddCounter(absl::string_view name) = 0;
+  // A gauge shown the same way (a level that goes up and down); null where there is none (a
+  // context that shows nothing). Call in Start() only.
+  virtual HandlerGauge* AddGauge(absl::string_view name) {
+    (void)name;
+    return nullptr;
+  }
   // The server-wide memory budget (handler.h, MemoryAccount); valid for the life of the process.
   // Null where there is none (a test's context).
   virtual MemoryAccount* memory_budget() { return nullptr; }

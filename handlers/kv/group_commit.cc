@@ -1,5 +1,6 @@
 #include "handlers/kv/group_commit.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -79,6 +80,11 @@ void GroupCommit::CommitAndAnswer(std::vector<Entry>& entries) {
   const absl::Status status = store_->Commit(commands);
   if (commits_ != nullptr) commits_->Add(1);
   if (commands_ != nullptr) commands_->Add(static_cast<int64_t>(entries.size()));
+  if (!status.ok() && write_errors_ != nullptr) {
+    write_errors_->Add(std::count_if(entries.begin(), entries.end(), [](const Entry& entry) {
+      return entry.command.kind != KvStore::Command::Kind::kGet;
+    }));
+  }
   for (Entry& entry : entries) {
     // Committed (or failed) before the count drops: a connection whose count is 0 reads it.
     entry.queued->fetch_sub(1, std::memory_order_release);

@@ -40,12 +40,16 @@ namespace handlers {
 
 class GroupCommit {
  public:
-  // `store`, the counters and `memory` outlive this; the counters (may be null) count commits
-  // and the commands they carried. `memory` (may be null: unbounded) is charged for what is
-  // queued.
+  // `store`, the counters and `memory` outlive this; the counters (may be null) count commits,
+  // the commands they carried, and the writes (SET, DEL) a failed commit answered with an
+  // error. `memory` (may be null: unbounded) is charged for what is queued.
   GroupCommit(KvStore* store, HandlerCounter* commits, HandlerCounter* commands,
-              MemoryAccount* memory = nullptr)
-      : store_(store), commits_(commits), commands_(commands), memory_(memory) {}
+              MemoryAccount* memory = nullptr, HandlerCounter* write_errors = nullptr)
+      : store_(store),
+        commits_(commits),
+        commands_(commands),
+        write_errors_(write_errors),
+        memory_(memory) {}
   ~GroupCommit() { Stop(); }
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
@@ -103,6 +107,7 @@ class GroupCommit {
   KvStore* const store_;
   HandlerCounter* const commits_;
   HandlerCounter* const commands_;
+  HandlerCounter* const write_errors_;
   MemoryAccount* const memory_;
   std::function<void(size_t)> before_commit_;
   std::thread thread_;

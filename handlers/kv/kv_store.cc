@@ -1,49 +1,126 @@
 #include "handlers/kv/kv_store.h"
 
-#include <algorithm>
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "rocksdb/comparator.h"
+#include "handlers/kv/rocks_events.h"
+#include "rocksdb/cache.h"
 #include "rocksdb/db.h"
+#include "rocksdb/memtablerep.h"
 #include "rocksdb/options.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/statistics.h"
-#include "rocksdb/utilities/write_batch_with_index.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
 
 namespace handlers {
 namespace {
 
 rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 
-absl::Status FromRocks(const rocksdb::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat("storage: ", status.ToString()));
+// OK if `path` can be a database directory: an existing, writable directory, or a name that can
+// be created in one (RocksDB creates only the last level).
+absl::Status CheckWritable(const std::string& path) {
+  struct stat st;
+  std::string dir = path;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(absl::StrCat(path, " is not a directory"));
+    }
+  } else if (errno == ENOENT) {
+    const size_t slash = path.find_last_of('/');
+    dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot create ", path, ": the directory ", dir, " does not exist"));
+    }
+  } else {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot use ", path, ": ", std::strerror(errno)));
+  }
+  if (::access(dir.c_str(), W_OK) != 0) {  // EROFS even for root
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot write to ", dir, (dir == path ? "" : absl::StrCat(" to create ", path)), ": ",
+        std::strerror(errno)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path, bool sync,
-                                                       bool count_wal_syncs) {
+absl::StatusOr<std::unique_ptr<KvStore>> KvStore::Open(const std::string& path,
+                                                       const Options& kv) {
+  if (absl::Status writable = CheckWritable(path); !writable.ok()) return writable;
   rocksdb::Options options;
   options.create_if_missing = true;
-  // Point lookups are all kv does: bloom filters and a 64 MiB block cache keep a GET of a key
-  // that is not in the memtable off the disk (and answerable on the loop).
-  options.OptimizeForPointLookup(/*block_cache_size_mb=*/64);
-  if (count_wal_syncs) {  // counters only (no clock reads): what wal_syncs() reports
+  // Point lookups are all kv does: bloom filters and a block cache keep a GET of a key that is
+  // not in the memtable off the disk (and answerable on the loop).
+  options.OptimizeForPointLookup(/*block_cache_size_mb=*/1);
+  rocksdb::BlockBasedTableOptions table;
+  if (auto* configured = options.table_factory->GetOptions<rocksdb::BlockBasedTableOptions>()) {
+    table = *configured;
+  }
+  table.block_cache = rocksdb::NewLRUCache(static_cast<size_t>(kv.block_cache_bytes));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  options.write_buffer_size = static_cast<size_t>(kv.memtable_bytes);
+  // A memtable that is a hash of whole keys (each bucket a short sorted list), not one skip
+  // list: kv never scans, and a SET into a skip list of half a million random keys spent most of
+  // the commit thread's time finding its place (docs/BENCHMARKS.md, the profile). A bucket per
+  // 64 bytes of memtable: an eighth of it for the bucket array.
+  options.prefix_extractor.reset(rocksdb::NewNoopTransform());
+  options.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(
+      std::max<size_t>(1024, static_cast<size_t>(kv.memtable_bytes) / 64)));
+  options.allow_concurrent_memtable_write = false;  // a hash memtable takes one writer at a time
+  // A SET of a key the memtable holds overwrites its value there when the new one is no longer
+  // (as Redis overwrites its hash table's), rather than adding an entry: a memtable fills, and
+  // is flushed (sorted and written), only as fast as new keys arrive.
+  options.inplace_update_support = true;
+  options.max_write_buffer_number = 2;
+  if (kv.count_wal_syncs) {  // counters only (no clock reads): what wal_syncs() reports
     options.statistics = rocksdb::CreateDBStatistics();
     options.statistics->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
   }
+  // RocksDB's log to ours, not to a LOG file on the database's (possibly full) disk; its
+  // background errors to writes_refused().
+  auto events = std::make_shared<RocksEvents>(kv.writes_refused);
+  options.info_log = events->logger();
+  options.listeners.push_back(events);
   rocksdb::DB* db = nullptr;
   const rocksdb::Status status = rocksdb::DB::Open(options, path, &db);
   if (!status.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot open ", path, ": ", status.ToString()));
   }
-  return std::unique_ptr<KvStore>(
-      new KvStore(std::unique_ptr<rocksdb::DB>(db), std::move(options.statistics), sync));
+  return std::unique_ptr<KvStore>(new KvStore(path, std::unique_ptr<rocksdb::DB>(db),
+                                              std::move(options.statistics), std::move(events),
+                                              kv.sync));
 }
 
-KvStore::KvStore(std::unique_ptr<rocksdb::DB> db, std::shared_ptr<rocksdb::Statistics> statistics,
-                 bool sync)
-    : statistics_(std::move(statistics)), db_(std::move(db)), sync_(sync) {}
+KvStore::KvStore(std::string path, std::unique_ptr<rocksdb::DB> db,
+                 std::shared_ptr<rocksdb::Statistics> statistics,
+                 std::shared_ptr<RocksEvents> events, bool sync)
+    : path_(std::move(path)),
+      statistics_(std::move(statistics)),
+      events_(std::move(events)),
+      db_(std::move(db)),
+      sync_(sync) {}
+
+absl::Status KvStore::FromRocks(const rocksdb::Status& status) const {
+  if (status.ok()) return absl::OkStatus();
+  if (status.IsNoSpace()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "kv: the disk of ", path_, " is full: this write cannot be made durable and was not ",
+        "acknowledged (", status.ToString(), "); writes resume once space is freed"));
+  }
+  return absl::InternalError(absl::StrCat("storage (", path_, "): ", status.ToString()));
+}
+
+bool KvStore::writes_refused() const { return events_->writes_refused(); }
 
 KvStore::~KvStore() {
   if (db_ != nullptr) db_->Close();
@@ -86,30 +163,38 @@ absl::StatusOr<KvStore::Outcome> KvStore::GetIfCached(absl::string_view key,
 }
 
 absl::Status KvStore::Commit(std::vector<Command*>& commands) {
-  const bool reads = std::any_of(commands.begin(), commands.end(), [](const Command* command) {
-    return command->kind == Command::Kind::kGet;
-  });
-  // A GET must see the writes before it in the batch: that takes a batch with an index
-  // (overwrite_key: a GET after two SETs of one key finds the second), which costs more to
-  // fill than a plain one, so only batches with a GET get one.
-  rocksdb::WriteBatchWithIndex indexed(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
-  size_t bytes = 0;  // room for the plain batch, so it is not regrown as it fills
-  for (const Command* command : commands) bytes += command->key.size() + command->value.size() + 16;
-  rocksdb::WriteBatch plain(reads ? 0 : bytes);
-  rocksdb::WriteBatchBase* batch = reads ? static_cast<rocksdb::WriteBatchBase*>(&indexed) : &plain;
+  size_t bytes = 0;  // room for the batch, so it is not regrown as it fills
+  bool reads = false;
+  for (const Command* command : commands) {
+    bytes += command->key.size() + command->value.size() + 16;
+    reads = reads || command->kind == Command::Kind::kGet;
+  }
+  rocksdb::WriteBatch batch(bytes);
+  // A GET sees the writes before it in the batch: the last one of its key, if any. Otherwise it
+  // reads the database as it is before the batch, which is the state the batch follows: only
+  // the commit thread writes. (A WriteBatchWithIndex did this with a skip list of the batch's
+  // keys, which cost more than the hash.)
+  absl::flat_hash_map<absl::string_view, const Command*> written;
   for (Command* command : commands) {
     rocksdb::Status status;
     switch (command->kind) {
       case Command::Kind::kSet:
-        status = batch->Put(ToSlice(command->key), ToSlice(command->value));
+        status = batch.Put(ToSlice(command->key), ToSlice(command->value));
+        if (reads) written[command->key] = command;
         break;
       case Command::Kind::kDel:
-        status = batch->Delete(ToSlice(command->key));
+        status = batch.Delete(ToSlice(command->key));
+        if (reads) written[command->key] = command;
         break;
       case Command::Kind::kGet: {
+        if (auto it = written.find(command->key); it != written.end()) {
+          command->found = it->second->kind == Command::Kind::kSet
+                               ? std::optional<std::string>(it->second->value)
+                               : std::nullopt;
+          break;
+        }
         std::string value;
-        status = indexed.GetFromBatchAndDB(db_.get(), rocksdb::ReadOptions(),
-                                           ToSlice(command->key), &value);
+        status = db_->Get(rocksdb::ReadOptions(), ToSlice(command->key), &value);
         if (status.IsNotFound()) {
           command->found = std::nullopt;
           status = rocksdb::Status::OK();
@@ -121,10 +206,10 @@ absl::Status KvStore::Commit(std::vector<Command*>& commands) {
     }
     if (!status.ok()) return FromRocks(status);
   }
-  if (batch->GetWriteBatch()->Count() == 0) return absl::OkStatus();  // only GETs
+  if (batch.Count() == 0) return absl::OkStatus();  // only GETs
   rocksdb::WriteOptions write;
   write.sync = sync_;
-  return FromRocks(db_->Write(write, batch->GetWriteBatch()));
+  return FromRocks(db_->Write(write, &batch));
 }
 
 absl::Status KvStore::Flush() { return FromRocks(db_->FlushWAL(/*sync=*/true)); }

@@ -75,6 +75,30 @@ TEST_F(KvHandlerTest, ValuesAreBinarySafeAndMayBeEmpty) {
   EXPECT_EQ(Run("GET big"), "+" + big);
 }
 
+// The memtable overwrites a value in place when the new one is no longer: shorter, equal,
+// empty and longer overwrites each read back whole, and survive a reopen (from the log).
+TEST_F(KvHandlerTest, OverwritesReadBackWhateverTheirLength) {
+  const std::string long_value(300, 'L');
+  for (const std::string& value :
+       {long_value, std::string("short"), std::string("equal"), std::string(), long_value + "+",
+        std::string(200, 'x')}) {
+    EXPECT_EQ(Run("SET k " + value), "+");
+    EXPECT_EQ(Run("GET k"), "+" + value);
+  }
+  connection_.reset();
+  kv_.reset();
+  group_.reset();
+  store_.reset();
+  store_ = KvStore::Open(TempPath(), /*sync=*/false).value();
+  absl::StatusOr<std::optional<std::string>> read = store_->Get("k");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->value_or("<none>"), std::string(200, 'x'));
+  group_ = std::make_unique<GroupCommit>(store_.get(), nullptr, nullptr);
+  group_->Start();
+  kv_ = std::make_unique<KvHandler>(store_.get(), group_.get());
+  connection_ = std::make_unique<TestConnection>(*kv_);
+}
+
 TEST_F(KvHandlerTest, MalformedCommandsAreInvalidArgument) {
   for (const std::string& bad :
        std::vector<std::string>{"", "SET", "SET ", "SET k", "GET", "GET ", "GET a b", "DEL ",

@@ -17,6 +17,13 @@ DEFINE_bool(kv_sync, true,
             "fsynced: faster; a killed server loses nothing, a power loss or kernel crash may "
             "lose the last writes acknowledged.");
 
+DEFINE_int64(kv_memtable_bytes, int64_t{64} << 20,
+             "kv handler: the size of each of RocksDB's two memtables (the one filling, the one "
+             "being flushed): writes held in memory before they go to a table file.");
+DEFINE_int64(kv_block_cache_bytes, int64_t{64} << 20,
+             "kv handler: RocksDB's block cache, which keeps table blocks read from disk for "
+             "GETs (a GET it answers stays on the worker's loop).");
+
 namespace handlers {
 namespace {
 
@@ -25,14 +32,26 @@ class KvService : public Service {
  public:
   absl::Status Start(StartContext& context) override {
     if (FLAGS_kv_path.empty()) return absl::InvalidArgumentError("--kv_path is required");
-    absl::StatusOr<std::unique_ptr<KvStore>> opened = KvStore::Open(FLAGS_kv_path, FLAGS_kv_sync);
+    if (FLAGS_kv_memtable_bytes < (int64_t{64} << 10) || FLAGS_kv_memtable_bytes > (int64_t{1} << 36)) {
+      return absl::InvalidArgumentError("--kv_memtable_bytes must be in 65536..2^36");
+    }
+    if (FLAGS_kv_block_cache_bytes < 0 || FLAGS_kv_block_cache_bytes > (int64_t{1} << 40)) {
+      return absl::InvalidArgumentError("--kv_block_cache_bytes must be in 0..2^40");
+    }
+    KvStore::Options options;
+    options.sync = FLAGS_kv_sync;
+    options.memtable_bytes = FLAGS_kv_memtable_bytes;
+    options.block_cache_bytes = FLAGS_kv_block_cache_bytes;
+    options.writes_refused = context.AddGauge("writes_refused");
+    absl::StatusOr<std::unique_ptr<KvStore>> opened = KvStore::Open(FLAGS_kv_path, options);
     if (!opened.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("--kv_path: ", opened.status().message()));
     }
     store_ = std::move(*opened);
     commits_ = std::make_unique<GroupCommit>(store_.get(), context.AddCounter("commits"),
                                              context.AddCounter("committed_commands"),
-                                             context.memory_budget());
+                                             context.memory_budget(),
+                                             context.AddCounter("write_errors"));
     commits_->Start();
     return absl::OkStatus();
   }

@@ -282,13 +282,17 @@ std::string PrometheusText(const ServerStats& stats, const ServerInfo& info,
     Histogram(page, latency, worker_label(i), stats.worker(i).latency_buckets);
   }
 
-  page.Family(p + "handler_events_total", "counter", "Counters registered by handlers.");
-  stats.handler_counters().ForEach(
-      [&](const std::string& handler, const std::string& name, int64_t value) {
-        page.Sample(p + "handler_events_total",
-                    absl::StrCat("handler=", Quote(handler), ",name=", Quote(name)),
-                    static_cast<double>(value));
-      });
+  for (const bool gauges : {false, true}) {
+    const std::string family = p + (gauges ? "handler_gauge" : "handler_events_total");
+    page.Family(family, gauges ? "gauge" : "counter",
+                gauges ? "Gauges registered by handlers." : "Counters registered by handlers.");
+    stats.handler_counters().ForEach(
+        [&](const std::string& handler, const std::string& name, int64_t value) {
+          page.Sample(family, absl::StrCat("handler=", Quote(handler), ",name=", Quote(name)),
+                      static_cast<double>(value));
+        },
+        gauges);
+  }
   if (upstreams != nullptr && upstreams->size() > 0) UpstreamFamilies(page, p, *upstreams);
   return page.Take();
 }

@@ -70,6 +70,9 @@ class StartContext : public handlers::StartContext {
   handlers::HandlerCounter* AddCounter(absl::string_view name) override {
     return server_->AddHandlerCounter(handler_, name);
   }
+  handlers::HandlerGauge* AddGauge(absl::string_view name) override {
+    return server_->AddHandlerGauge(handler_, name);
+  }
   handlers::MemoryAccount* memory_budget() override { return server_->memory_budget(); }
   absl::StatusOr<handlers::Upstream*> AddUpstream(
       const handlers::UpstreamOptions& options) override {

@@ -62,6 +62,9 @@ class Server {
   handlers::HandlerCounter* AddHandlerCounter(absl::string_view handler, absl::string_view name) {
     return stats_->handler_counters().Add(handler, name);
   }
+  handlers::HandlerGauge* AddHandlerGauge(absl::string_view handler, absl::string_view name) {
+    return stats_->handler_counters().AddGauge(handler, name);
+  }
 
   // Before Start(): another service the handlers call (handlers/service.h, AddUpstream).
   absl::StatusOr<handlers::Upstream*> AddUpstream(const handlers::UpstreamOptions& options) {

@@ -112,17 +112,30 @@ handlers::HandlerCounter* HandlerCounters::Add(absl::string_view handler, absl::
   return &entry.counter;
 }
 
+handlers::HandlerGauge* HandlerCounters::AddGauge(absl::string_view handler,
+                                                  absl::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Entry& entry = counters_.emplace_back();
+  entry.handler = std::string(handler);
+  entry.name = std::string(name);
+  entry.is_gauge = true;
+  return &entry.gauge;
+}
+
 void HandlerCounters::AppendTo(std::vector<handlers::Stat>* stats) const {
   std::lock_guard<std::mutex> lock(mu_);
   for (const Entry& e : counters_) {
-    stats->push_back({absl::StrCat("handler_", e.handler, "_", e.name), e.counter.value()});
+    stats->push_back({absl::StrCat("handler_", e.handler, "_", e.name), e.value()});
   }
 }
 
 void HandlerCounters::ForEach(
-    const std::function<void(const std::string&, const std::string&, int64_t)>& f) const {
+    const std::function<void(const std::string&, const std::string&, int64_t)>& f,
+    bool gauges) const {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const Entry& e : counters_) f(e.handler, e.name, e.counter.value());
+  for (const Entry& e : counters_) {
+    if (e.is_gauge == gauges) f(e.handler, e.name, e.value());
+  }
 }
 
 namespace {

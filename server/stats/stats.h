@@ -123,15 +123,20 @@ struct AcceptorStats {
 class HandlerCounters {
  public:
   handlers::HandlerCounter* Add(absl::string_view handler, absl::string_view name);
+  handlers::HandlerGauge* AddGauge(absl::string_view handler, absl::string_view name);
   void AppendTo(std::vector<handlers::Stat>* stats) const;
-  // Calls f(handler, name, value) for each counter.
-  void ForEach(const std::function<void(const std::string&, const std::string&, int64_t)>& f) const;
+  // Calls f(handler, name, value) for each counter (gauges: false) or each gauge (true).
+  void ForEach(const std::function<void(const std::string&, const std::string&, int64_t)>& f,
+               bool gauges = false) const;
 
  private:
   struct Entry {
     std::string handler;
     std::string name;
-    handlers::HandlerCounter counter;
+    bool is_gauge = false;
+    handlers::HandlerCounter counter;  // unless is_gauge
+    handlers::HandlerGauge gauge;      // if is_gauge
+    int64_t value() const { return is_gauge ? gauge.value() : counter.value(); }
   };
   mutable std::mutex mu_;
   // Stable addresses: handlers keep pointers to their counters.
