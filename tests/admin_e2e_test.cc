@@ -38,11 +38,6 @@ std::pair<int, std::string> Get(int port, const std::string& path) {
   return {result->status, result->body};
 }
 
-std::string TempPath(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(tmp ? tmp : "/tmp", "/", name);
-}
-
 TEST(AdminE2eTest, HealthAndReadiness) {
   ServerProcess server = ServerProcess::Start({"--admin_port=0"}).value();
   EXPECT_EQ(Get(server.admin_port(), "/healthz"), std::make_pair(200, std::string("ok\n")));

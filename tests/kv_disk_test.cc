@@ -40,11 +40,6 @@ constexpr size_t kValueBytes = 64 << 10;
 // A 12 MiB disk holds under 190 values of 64 KiB: the first refusal comes well before this.
 constexpr int kMaxSetsToFill = 400;
 
-std::string TempPath(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(tmp ? tmp : "/tmp", "/", name);
-}
-
 std::string ValueOf(int i) { return absl::StrCat("value", i, "-", std::string(kValueBytes, 'v')); }
 
 // A tmpfs of `size` (mount(8)'s size=) at a new directory, in a mount namespace of this process

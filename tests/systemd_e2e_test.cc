@@ -26,11 +26,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string TempPath(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(tmp ? tmp : "/tmp", "/", name);
-}
-
 std::unique_ptr<client::Client> ConnectWithin(int port, absl::Duration timeout) {
   std::unique_ptr<client::Client> c;
   WaitUntil([&] {

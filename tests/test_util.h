@@ -2,6 +2,7 @@
 #ifndef TESTS_TEST_UTIL_H_
 #define TESTS_TEST_UTIL_H_
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -15,6 +16,12 @@ namespace tests {
 
 // A connected client, or null after recording a test failure: check it before use with
 // ASSERT_NE(c, nullptr), or use the helpers below that report instead of crashing.
+// A path in the test's own temporary directory (TEST_TMPDIR; /tmp outside Bazel).
+inline std::string TempPath(const std::string& name) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  return absl::StrCat(tmp ? tmp : "/tmp", "/", name);
+}
+
 inline std::unique_ptr<client::Client> ConnectTo(int port, const char* host = "127.0.0.1",
                                                  absl::Duration timeout = absl::Seconds(30)) {
   absl::StatusOr<std::unique_ptr<client::Client>> c = client::Client::Connect(host, port, timeout);

@@ -20,17 +20,13 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "tests/server_process.h"
+#include "tests/test_util.h"
 #include "tests/tls_test_util.h"
 
 namespace tests {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string TempPath(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(tmp ? tmp : "/tmp", "/", name);
-}
 
 // Certificates from a CA named `ca_name`, in a directory of their own.
 std::string MakeCerts(const std::string& dir, const std::string& ca_name) {
