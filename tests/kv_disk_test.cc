@@ -182,6 +182,8 @@ TEST(KvDiskTest, AFullDiskRefusesWritesKeepsReadsAndRecoversWithoutARestart) {
     ExpectRefusedForSpace(c->Call(absl::StrCat("SET k", next, " ", ValueOf(next))), path);
   }
   EXPECT_EQ(PayloadOf(c->Call("GET k0")), "+" + ValueOf(0));
+  // A refused write was withdrawn before its refusal was sent: nothing reads it after that.
+  EXPECT_EQ(PayloadOf(c->Call(absl::StrCat("GET k", next - 1))), "-NOT_FOUND");
   EXPECT_EQ(Missing(server.port(), acknowledged), 0) << "of " << acknowledged.size();
   const std::string metrics = Metrics(server.admin_port());
   EXPECT_GE(Sample(metrics, kWriteErrors), 6) << metrics;

@@ -1,6 +1,6 @@
 #include "handlers/kv/group_commit.h"
 
-#include <algorithm>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -17,27 +17,35 @@ void GroupCommit::Start() {
 }
 
 absl::Status GroupCommit::Add(KvStore::Command::Kind kind, absl::string_view key,
-                              absl::string_view value, Reply& reply,
-                              std::shared_ptr<std::atomic<int>> queued) {
-  // Charged before the copy is made: a refused command never holds memory the budget missed.
-  const int64_t bytes = static_cast<int64_t>(sizeof(Entry) + key.size() + value.size());
+                              absl::string_view value, Reply& reply) {
+  // Charged before the copies are made (the value, shared by the queue and pending_, and the
+  // key, one copy each, with pending_'s slot): a refused command never holds memory the budget
+  // missed.
+  const int64_t bytes =
+      static_cast<int64_t>(sizeof(Entry) + 2 * key.size() + value.size() + 64);
   if (memory_ != nullptr && !memory_->TryCharge(bytes)) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "kv: --max_buffer_memory has no room to queue this command's ", bytes,
         " bytes for the next commit; nothing was written, retry later"));
   }
-  Entry entry{Charge(memory_, bytes),
-              {kind, std::string(key), std::string(value), {}},
-              reply.Defer(),
-              std::move(queued)};
+  Entry entry{Charge(memory_, bytes), kind, std::string(key),
+              kind == KvStore::Command::Kind::kSet ? std::make_shared<const std::string>(value)
+                                                   : nullptr,
+              reply.Defer(), 0};
+  bool queued = false, first = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
-      entry.queued->fetch_add(1, std::memory_order_relaxed);
+      // Under mu_, so that the writes of a key are pending in the order they are committed.
+      entry.version = pending_.Put(key, entry.value);
       queue_.push_back(std::move(entry));
-      if (queue_.size() == 1) wake_.notify_one();
-      return absl::OkStatus();
+      queued = true;
+      first = queue_.size() == 1;
     }
+  }
+  if (queued) {
+    if (first) wake_.notify_one();  // after the unlock: the woken thread takes the lock at once
+    return absl::OkStatus();
   }
   Spend(entry).Fail(absl::UnavailableError("kv is shutting down"));
   return absl::OkStatus();  // answered, through the deferred reply
@@ -74,31 +82,25 @@ void GroupCommit::Run() {
 
 void GroupCommit::CommitAndAnswer(std::vector<Entry>& entries) {
   if (before_commit_) before_commit_(entries.size());
-  std::vector<KvStore::Command*> commands;
+  std::vector<KvStore::Command> commands;
   commands.reserve(entries.size());
-  for (Entry& entry : entries) commands.push_back(&entry.command);
+  for (const Entry& entry : entries) {
+    commands.push_back({entry.kind, entry.key,
+                        entry.value == nullptr ? absl::string_view() : *entry.value});
+  }
   const absl::Status status = store_->Commit(commands);
   if (commits_ != nullptr) commits_->Add(1);
   if (commands_ != nullptr) commands_->Add(static_cast<int64_t>(entries.size()));
   if (!status.ok() && write_errors_ != nullptr) {
-    write_errors_->Add(std::count_if(entries.begin(), entries.end(), [](const Entry& entry) {
-      return entry.command.kind != KvStore::Command::Kind::kGet;
-    }));
+    write_errors_->Add(static_cast<int64_t>(entries.size()));
   }
   for (Entry& entry : entries) {
-    // Committed (or failed) before the count drops: a connection whose count is 0 reads it.
-    entry.queued->fetch_sub(1, std::memory_order_release);
-    std::string answer;
-    if (entry.command.kind != KvStore::Command::Kind::kGet) {
-      answer = "+";
-    } else if (entry.command.found.has_value()) {
-      answer = std::string("+") + *entry.command.found;
-    } else {
-      answer = "-NOT_FOUND";
-    }
+    // Stored, or withdrawn if the commit failed, before the answer leaves: a GET sent after the
+    // answer reads the store.
+    pending_.Done(entry.key, entry.version);
     Completion done = Spend(entry);
     if (status.ok()) {
-      done.Finish(std::move(answer));
+      done.Finish("+");
     } else {
       done.Fail(status);
     }

@@ -5,8 +5,8 @@
 // queues the command here, and this thread takes everything queued since its last commit into
 // one atomic batch (one write-ahead-log write, and with --kv_sync one fsync), then answers
 // each command. Redis's `appendfsync always` likewise writes what one event-loop turn produced
-// with one fsync. A connection with commands queued here queues its GETs here too, so it reads
-// its own writes in order.
+// with one fsync. A queued write takes effect at once, in pending() (pending_writes.h), where
+// every GET looks before the store: GETs are never queued here.
 //
 // What is queued is charged to the server's memory budget (--max_buffer_memory) until it is
 // answered or dropped; a command the budget has no room for is refused RESOURCE_EXHAUSTED, not
@@ -14,19 +14,19 @@
 //
 //   GroupCommit commits(store, nullptr, nullptr, budget);
 //   commits.Start();
-//   absl::Status queued = commits.Add(KvStore::Command::Kind::kSet, "key", "value", reply, count);
+//   absl::Status queued = commits.Add(KvStore::Command::Kind::kSet, "key", "value", reply);
 //   commits.Stop();  // commits what is queued, then joins
 //
 // Thread-safe.
 #ifndef HANDLERS_KV_GROUP_COMMIT_H_
 #define HANDLERS_KV_GROUP_COMMIT_H_
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -35,6 +35,7 @@
 #include "absl/strings/string_view.h"
 #include "handlers/handler.h"
 #include "handlers/kv/kv_store.h"
+#include "handlers/kv/pending_writes.h"
 
 namespace handlers {
 
@@ -55,14 +56,16 @@ class GroupCommit {
   GroupCommit& operator=(const GroupCommit&) = delete;
 
   void Start();
-  // Copies the command (`value`: kSet only) into the queue and defers `reply`, which is answered
-  // once the batch holding it is committed; `queued` counts the connection's commands here: one
-  // more now, one less once this one is committed. RESOURCE_EXHAUSTED, with nothing copied,
-  // queued or deferred, if the memory budget has no room for the copy.
+  // Copies the write (`value`: kSet only) into the queue and into pending(), and defers
+  // `reply`, which is answered once the batch holding it is committed. RESOURCE_EXHAUSTED, with
+  // nothing copied, queued or deferred, if the memory budget has no room for the copies.
   absl::Status Add(KvStore::Command::Kind kind, absl::string_view key, absl::string_view value,
-                   Reply& reply, std::shared_ptr<std::atomic<int>> queued);
+                   Reply& reply);
   // Commits what is queued, then stops the thread. Later Adds are answered UNAVAILABLE.
   void Stop();
+
+  // The writes queued and not yet answered: what a GET reads before the store.
+  const PendingWrites& pending() const { return pending_; }
 
   // Tests: runs on the commit thread before each commit, with the number of commands in it; it
   // may block, holding that commit (and queueing what arrives meanwhile for the next). Set
@@ -94,9 +97,11 @@ class GroupCommit {
   };
   struct Entry {
     Charge charge;  // first: given back last, after the copies it pays for are freed
-    KvStore::Command command;
+    KvStore::Command::Kind kind;
+    std::string key;
+    std::shared_ptr<const std::string> value;  // kSet: shared with pending_; kDel: null
     Completion done;
-    std::shared_ptr<std::atomic<int>> queued;
+    uint64_t version;  // in pending_
   };
   // Frees the entry's copies and gives back its charge, before its answer leaves: an answered
   // command holds nothing. Returns its completion.
@@ -110,8 +115,9 @@ class GroupCommit {
   HandlerCounter* const write_errors_;
   MemoryAccount* const memory_;
   std::function<void(size_t)> before_commit_;
+  PendingWrites pending_;
   std::thread thread_;
-  std::mutex mu_;
+  std::mutex mu_;  // the loops' Adds and this thread's take of the queue
   std::condition_variable wake_;
   std::vector<Entry> queue_;  // guarded by mu_
   bool stopping_ = false;     // guarded by mu_

@@ -11,7 +11,7 @@
 namespace handlers {
 namespace {
 
-using Kind = KvStore::Command::Kind;
+enum class Kind { kSet, kGet, kDel };
 
 // A parsed command; views into the request.
 struct Parsed {
@@ -48,8 +48,8 @@ absl::StatusOr<Parsed> Parse(absl::string_view request) {
   return parsed;
 }
 
-void AnswerGet(const std::optional<std::string>& value, Reply& reply) {
-  if (!value.has_value()) {
+void AnswerGet(const std::string* value, Reply& reply) {
+  if (value == nullptr) {
     reply.Append("-NOT_FOUND");
     return;
   }
@@ -57,23 +57,38 @@ void AnswerGet(const std::optional<std::string>& value, Reply& reply) {
   reply.Append(*value);
 }
 
+void AnswerGet(const std::optional<std::string>& value, Reply& reply) {
+  AnswerGet(value.has_value() ? &*value : nullptr, reply);
+}
+
+// Answers a GET of a write not yet committed (true), if there is one.
+bool AnswerPending(const GroupCommit& commits, absl::string_view key, Reply& reply) {
+  return commits.pending().Read(key, [&reply](const std::string* value) { AnswerGet(value, reply); });
+}
+
 }  // namespace
 
 absl::Status KvHandler::Handle(absl::string_view request, Reply& reply) {
   absl::StatusOr<Parsed> command = Parse(request);
   if (!command.ok()) return command.status();
-  // Every write waits for the next group commit; so does anything behind one (in order).
-  if (command->kind != Kind::kGet || queued_->load(std::memory_order_acquire) > 0) {
+  if (command->kind != Kind::kGet) {
     // Refused (not queued) if the memory budget has no room: the client gets the error reply.
-    return commits_->Add(command->kind, command->key, command->value, reply, queued_);
+    return commits_->Add(command->kind == Kind::kSet ? KvStore::Command::Kind::kSet
+                                                     : KvStore::Command::Kind::kDel,
+                         command->key, command->value, reply);
   }
+  if (AnswerPending(*commits_, command->key, reply)) return absl::OkStatus();
   std::optional<std::string> value;
   absl::StatusOr<KvStore::Outcome> outcome = store_->GetIfCached(command->key, &value);
   if (!outcome.ok()) return outcome.status();
   if (*outcome == KvStore::Outcome::kWouldBlock) {
     // It must read a file: on a handler thread. This connection's next request waits for it.
-    reply.Offload([store = store_](absl::string_view request, Reply& reply) -> absl::Status {
-      absl::StatusOr<std::optional<std::string>> read = store->Get(Parse(request)->key);
+    reply.Offload([store = store_, commits = commits_](absl::string_view request,
+                                                       Reply& reply) -> absl::Status {
+      const absl::string_view key = Parse(request)->key;
+      // A write of the key handled meanwhile, on another connection, took effect.
+      if (AnswerPending(*commits, key, reply)) return absl::OkStatus();
+      absl::StatusOr<std::optional<std::string>> read = store->Get(key);
       if (!read.ok()) return read.status();
       AnswerGet(*read, reply);
       return absl::OkStatus();

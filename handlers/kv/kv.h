@@ -12,16 +12,15 @@
 // One path for each command, on the worker's loop (Handle):
 //   - every write (SET, DEL) is queued for the next group commit (group_commit.h), which writes
 //     many connections' commands with one write (and one fsync with --kv_sync), and is answered
-//     after it; so is any command of a connection that has writes queued there. A command the
-//     memory budget has no room to queue is refused (RESOURCE_EXHAUSTED).
-//   - a GET the memtable or block cache answers is answered at once; one that must read a file
-//     is offloaded (Reply::Offload) to a handler thread, where it waits for the disk.
+//     after it. It takes effect at once: GETs read it from the commit's pending writes
+//     (pending_writes.h) until it is stored. A write the memory budget has no room to queue is
+//     refused (RESOURCE_EXHAUSTED).
+//   - a GET of a pending write, or one the memtable or block cache answers, is answered at once;
+//     one that must read a file is offloaded (Reply::Offload) to a handler thread, where it
+//     waits for the disk.
 // Thread-safe; one instance per connection.
 #ifndef HANDLERS_KV_KV_H_
 #define HANDLERS_KV_KV_H_
-
-#include <atomic>
-#include <memory>
 
 #include "handlers/handler.h"
 #include "handlers/kv/group_commit.h"
@@ -40,8 +39,6 @@ class KvHandler : public Handler {
  private:
   KvStore* const store_;
   GroupCommit* const commits_;
-  // This connection's commands waiting in `commits_`.
-  const std::shared_ptr<std::atomic<int>> queued_ = std::make_shared<std::atomic<int>>(0);
 };
 
 }  // namespace handlers

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "handlers/kv/rocks_events.h"
 #include "rocksdb/cache.h"
@@ -162,51 +161,17 @@ absl::StatusOr<KvStore::Outcome> KvStore::GetIfCached(absl::string_view key,
   return Outcome::kDone;
 }
 
-absl::Status KvStore::Commit(std::vector<Command*>& commands) {
+absl::Status KvStore::Commit(const std::vector<Command>& commands) {
   size_t bytes = 0;  // room for the batch, so it is not regrown as it fills
-  bool reads = false;
-  for (const Command* command : commands) {
-    bytes += command->key.size() + command->value.size() + 16;
-    reads = reads || command->kind == Command::Kind::kGet;
-  }
+  for (const Command& command : commands) bytes += command.key.size() + command.value.size() + 16;
   rocksdb::WriteBatch batch(bytes);
-  // A GET sees the writes before it in the batch: the last one of its key, if any. Otherwise it
-  // reads the database as it is before the batch, which is the state the batch follows: only
-  // the commit thread writes. (A WriteBatchWithIndex did this with a skip list of the batch's
-  // keys, which cost more than the hash.)
-  absl::flat_hash_map<absl::string_view, const Command*> written;
-  for (Command* command : commands) {
-    rocksdb::Status status;
-    switch (command->kind) {
-      case Command::Kind::kSet:
-        status = batch.Put(ToSlice(command->key), ToSlice(command->value));
-        if (reads) written[command->key] = command;
-        break;
-      case Command::Kind::kDel:
-        status = batch.Delete(ToSlice(command->key));
-        if (reads) written[command->key] = command;
-        break;
-      case Command::Kind::kGet: {
-        if (auto it = written.find(command->key); it != written.end()) {
-          command->found = it->second->kind == Command::Kind::kSet
-                               ? std::optional<std::string>(it->second->value)
-                               : std::nullopt;
-          break;
-        }
-        std::string value;
-        status = db_->Get(rocksdb::ReadOptions(), ToSlice(command->key), &value);
-        if (status.IsNotFound()) {
-          command->found = std::nullopt;
-          status = rocksdb::Status::OK();
-        } else if (status.ok()) {
-          command->found = std::move(value);
-        }
-        break;
-      }
-    }
+  for (const Command& command : commands) {
+    const rocksdb::Status status = command.kind == Command::Kind::kSet
+                                       ? batch.Put(ToSlice(command.key), ToSlice(command.value))
+                                       : batch.Delete(ToSlice(command.key));
     if (!status.ok()) return FromRocks(status);
   }
-  if (batch.Count() == 0) return absl::OkStatus();  // only GETs
+  if (batch.Count() == 0) return absl::OkStatus();
   rocksdb::WriteOptions write;
   write.sync = sync_;
   return FromRocks(db_->Write(write, &batch));

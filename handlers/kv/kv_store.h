@@ -77,16 +77,14 @@ class KvStore {
   enum class Outcome { kDone, kWouldBlock };
   absl::StatusOr<Outcome> GetIfCached(absl::string_view key, std::optional<std::string>* value);
 
-  // One command of a batch (Commit), with its answer.
+  // One write of a batch (Commit); views of the caller's.
   struct Command {
-    enum class Kind { kSet, kDel, kGet } kind;
-    std::string key;
-    std::string value;                // kSet: the value
-    std::optional<std::string> found;  // kGet: the answer (nullopt: not there)
+    enum class Kind { kSet, kDel } kind;
+    absl::string_view key;
+    absl::string_view value;  // kSet: the value
   };
-  // Applies `commands` in order as one atomic write, synced once if `sync` (the database's):
-  // a GET sees the writes before it in the batch. An error fails the whole batch.
-  absl::Status Commit(std::vector<Command*>& commands);
+  // Applies `commands` in order as one atomic write, synced once if `sync` (the database's).
+  absl::Status Commit(const std::vector<Command>& commands);
   // Writes the write-ahead log to disk (for shutdown with sync off).
   absl::Status Flush();
 
