@@ -18,8 +18,8 @@ void GroupCommit::Start() {
 
 absl::Status GroupCommit::Add(KvStore::Command::Kind kind, absl::string_view key,
                               absl::string_view value, Reply& reply) {
-  // Charged before the copies are made (the value, shared by the queue and pending_, and the
-  // key, one copy each, with pending_'s slot): a refused command never holds memory the budget
+  // Charged before the copies are made (the value, shared by the queue and values_, and the
+  // key, one copy each, with values_'s slot): a refused command never holds memory the budget
   // missed.
   const int64_t bytes =
       static_cast<int64_t>(sizeof(Entry) + 2 * key.size() + value.size() + 64);
@@ -37,7 +37,7 @@ absl::Status GroupCommit::Add(KvStore::Command::Kind kind, absl::string_view key
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
       // Under mu_, so that the writes of a key are pending in the order they are committed.
-      entry.version = pending_.Put(key, entry.value);
+      entry.version = values_.Put(key, entry.value);
       queue_.push_back(std::move(entry));
       queued = true;
       first = queue_.size() == 1;
@@ -95,9 +95,9 @@ void GroupCommit::CommitAndAnswer(std::vector<Entry>& entries) {
     write_errors_->Add(static_cast<int64_t>(entries.size()));
   }
   for (Entry& entry : entries) {
-    // Stored, or withdrawn if the commit failed, before the answer leaves: a GET sent after the
-    // answer reads the store.
-    pending_.Done(entry.key, entry.version);
+    // Stored, or withdrawn if the commit failed, before the answer leaves: a GET sent after a
+    // refusal reads what the store has.
+    values_.Done(entry.key, entry.version);
     Completion done = Spend(entry);
     if (status.ok()) {
       done.Finish("+");

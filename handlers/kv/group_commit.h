@@ -5,7 +5,7 @@
 // queues the command here, and this thread takes everything queued since its last commit into
 // one atomic batch (one write-ahead-log write, and with --kv_sync one fsync), then answers
 // each command. Redis's `appendfsync always` likewise writes what one event-loop turn produced
-// with one fsync. A queued write takes effect at once, in pending() (pending_writes.h), where
+// with one fsync. A queued write takes effect at once, in values() (recent_values.h), where
 // every GET looks before the store: GETs are never queued here.
 //
 // What is queued is charged to the server's memory budget (--max_buffer_memory) until it is
@@ -35,7 +35,7 @@
 #include "absl/strings/string_view.h"
 #include "handlers/handler.h"
 #include "handlers/kv/kv_store.h"
-#include "handlers/kv/pending_writes.h"
+#include "handlers/kv/recent_values.h"
 
 namespace handlers {
 
@@ -43,20 +43,23 @@ class GroupCommit {
  public:
   // `store`, the counters and `memory` outlive this; the counters (may be null) count commits,
   // the commands they carried, and the writes (SET, DEL) a failed commit answered with an
-  // error. `memory` (may be null: unbounded) is charged for what is queued.
+  // error. `memory` (may be null: unbounded) is charged for what is queued. `cache_bytes`
+  // bounds the committed values values() keeps.
   GroupCommit(KvStore* store, HandlerCounter* commits, HandlerCounter* commands,
-              MemoryAccount* memory = nullptr, HandlerCounter* write_errors = nullptr)
+              MemoryAccount* memory = nullptr, HandlerCounter* write_errors = nullptr,
+              int64_t cache_bytes = 0)
       : store_(store),
         commits_(commits),
         commands_(commands),
         write_errors_(write_errors),
-        memory_(memory) {}
+        memory_(memory),
+        values_(cache_bytes) {}
   ~GroupCommit() { Stop(); }
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
 
   void Start();
-  // Copies the write (`value`: kSet only) into the queue and into pending(), and defers
+  // Copies the write (`value`: kSet only) into the queue and into values(), and defers
   // `reply`, which is answered once the batch holding it is committed. RESOURCE_EXHAUSTED, with
   // nothing copied, queued or deferred, if the memory budget has no room for the copies.
   absl::Status Add(KvStore::Command::Kind kind, absl::string_view key, absl::string_view value,
@@ -64,8 +67,8 @@ class GroupCommit {
   // Commits what is queued, then stops the thread. Later Adds are answered UNAVAILABLE.
   void Stop();
 
-  // The writes queued and not yet answered: what a GET reads before the store.
-  const PendingWrites& pending() const { return pending_; }
+  // The writes queued and not yet answered, and recent values: where a GET looks first.
+  RecentValues& values() { return values_; }
 
   // Tests: runs on the commit thread before each commit, with the number of commands in it; it
   // may block, holding that commit (and queueing what arrives meanwhile for the next). Set
@@ -99,9 +102,9 @@ class GroupCommit {
     Charge charge;  // first: given back last, after the copies it pays for are freed
     KvStore::Command::Kind kind;
     std::string key;
-    std::shared_ptr<const std::string> value;  // kSet: shared with pending_; kDel: null
+    std::shared_ptr<const std::string> value;  // kSet: shared with values_; kDel: null
     Completion done;
-    uint64_t version;  // in pending_
+    uint64_t version;  // in values_
   };
   // Frees the entry's copies and gives back its charge, before its answer leaves: an answered
   // command holds nothing. Returns its completion.
@@ -115,7 +118,7 @@ class GroupCommit {
   HandlerCounter* const write_errors_;
   MemoryAccount* const memory_;
   std::function<void(size_t)> before_commit_;
-  PendingWrites pending_;
+  RecentValues values_;
   std::thread thread_;
   std::mutex mu_;  // the loops' Adds and this thread's take of the queue
   std::condition_variable wake_;

@@ -61,9 +61,12 @@ void AnswerGet(const std::optional<std::string>& value, Reply& reply) {
   AnswerGet(value.has_value() ? &*value : nullptr, reply);
 }
 
-// Answers a GET of a write not yet committed (true), if there is one.
-bool AnswerPending(const GroupCommit& commits, absl::string_view key, Reply& reply) {
-  return commits.pending().Read(key, [&reply](const std::string* value) { AnswerGet(value, reply); });
+// Answers a GET from what the store has for `key`, and keeps it in `values` unless a write
+// came meanwhile (`ticket`: RecentValues::Read's).
+void AnswerRead(RecentValues& values, absl::string_view key, uint64_t ticket,
+                const std::optional<std::string>& value, Reply& reply) {
+  values.Fill(key, ticket, value);
+  AnswerGet(value, reply);
 }
 
 }  // namespace
@@ -77,25 +80,29 @@ absl::Status KvHandler::Handle(absl::string_view request, Reply& reply) {
                                                      : KvStore::Command::Kind::kDel,
                          command->key, command->value, reply);
   }
-  if (AnswerPending(*commits_, command->key, reply)) return absl::OkStatus();
+  RecentValues& values = commits_->values();
+  uint64_t ticket;
+  const auto answer = [&reply](const std::string* value) { AnswerGet(value, reply); };
+  if (values.Read(command->key, answer, &ticket)) return absl::OkStatus();
   std::optional<std::string> value;
   absl::StatusOr<KvStore::Outcome> outcome = store_->GetIfCached(command->key, &value);
   if (!outcome.ok()) return outcome.status();
   if (*outcome == KvStore::Outcome::kWouldBlock) {
     // It must read a file: on a handler thread. This connection's next request waits for it.
-    reply.Offload([store = store_, commits = commits_](absl::string_view request,
-                                                       Reply& reply) -> absl::Status {
+    reply.Offload([store = store_, values = &values](absl::string_view request,
+                                                     Reply& reply) -> absl::Status {
       const absl::string_view key = Parse(request)->key;
-      // A write of the key handled meanwhile, on another connection, took effect.
-      if (AnswerPending(*commits, key, reply)) return absl::OkStatus();
+      uint64_t ticket;  // a write of the key handled meanwhile, on another connection, counts
+      const auto answer = [&reply](const std::string* value) { AnswerGet(value, reply); };
+      if (values->Read(key, answer, &ticket)) return absl::OkStatus();
       absl::StatusOr<std::optional<std::string>> read = store->Get(key);
       if (!read.ok()) return read.status();
-      AnswerGet(*read, reply);
+      AnswerRead(*values, key, ticket, *read, reply);
       return absl::OkStatus();
     });
     return absl::OkStatus();
   }
-  AnswerGet(value, reply);
+  AnswerRead(values, command->key, ticket, value, reply);
   return absl::OkStatus();
 }
 

@@ -138,12 +138,13 @@ TEST(KvStoreTest, AGetThatMustReadAFileIsOffloadedAndTheSetAfterItIsGroupCommitt
   // Reopened: recovery wrote the log to a table file, and the block cache is empty.
   std::unique_ptr<KvStore> store = KvStore::Open(path, /*sync=*/true).value();
   HandlerCounter commits, commands;
-  GroupCommit group(store.get(), &commits, &commands);
+  GroupCommit group(store.get(), &commits, &commands, nullptr, nullptr, /*cache_bytes=*/1 << 20);
   group.Start();
   KvHandler kv(store.get(), &group);
   TestConnection c(kv);
   EXPECT_EQ(c.Send("GET cold"), How::kOffloaded);
   EXPECT_EQ(Text(c.Await(0)), "+value");
+  EXPECT_EQ(group.values().size(), 1u) << "what the store answered is cached";
   EXPECT_EQ(c.Send("GET cold"), How::kNow) << "now in the block cache";
   EXPECT_EQ(Text(c.Await(1)), "+value");
   EXPECT_EQ(c.Send("SET warm 1"), How::kLater);

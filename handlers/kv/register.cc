@@ -23,6 +23,9 @@ DEFINE_int64(kv_memtable_bytes, int64_t{64} << 20,
 DEFINE_int64(kv_block_cache_bytes, int64_t{64} << 20,
              "kv handler: RocksDB's block cache, which keeps table blocks read from disk for "
              "GETs (a GET it answers stays on the worker's loop).");
+DEFINE_int64(kv_cache_bytes, int64_t{64} << 20,
+             "kv handler: the values of keys written or read recently, kept in front of RocksDB "
+             "(a GET they answer is a hash lookup); the oldest are dropped past this. 0: none.");
 
 namespace handlers {
 namespace {
@@ -38,6 +41,9 @@ class KvService : public Service {
     if (FLAGS_kv_block_cache_bytes < 0 || FLAGS_kv_block_cache_bytes > (int64_t{1} << 40)) {
       return absl::InvalidArgumentError("--kv_block_cache_bytes must be in 0..2^40");
     }
+    if (FLAGS_kv_cache_bytes < 0 || FLAGS_kv_cache_bytes > (int64_t{1} << 40)) {
+      return absl::InvalidArgumentError("--kv_cache_bytes must be in 0..2^40");
+    }
     KvStore::Options options;
     options.sync = FLAGS_kv_sync;
     options.memtable_bytes = FLAGS_kv_memtable_bytes;
@@ -51,7 +57,8 @@ class KvService : public Service {
     commits_ = std::make_unique<GroupCommit>(store_.get(), context.AddCounter("commits"),
                                              context.AddCounter("committed_commands"),
                                              context.memory_budget(),
-                                             context.AddCounter("write_errors"));
+                                             context.AddCounter("write_errors"),
+                                             FLAGS_kv_cache_bytes);
     commits_->Start();
     return absl::OkStatus();
   }

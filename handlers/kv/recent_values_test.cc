@@ -1,0 +1,117 @@
+#include "handlers/kv/recent_values.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace handlers {
+namespace {
+
+std::shared_ptr<const std::string> Value(std::string value) {
+  return std::make_shared<const std::string>(std::move(value));
+}
+
+// What Read() says of `key`: "none" (not here), "deleted", or the value.
+std::string Seen(const RecentValues& values, absl::string_view key) {
+  std::string seen = "none";
+  uint64_t ticket;
+  values.Read(key, [&seen](const std::string* value) { seen = value ? *value : "deleted"; },
+              &ticket);
+  return seen;
+}
+
+uint64_t Ticket(const RecentValues& values, absl::string_view key) {
+  uint64_t ticket = 0;
+  EXPECT_FALSE(values.Read(key, [](const std::string*) {}, &ticket)) << key;
+  return ticket;
+}
+
+TEST(RecentValuesTest, AWriteIsReadUntilItIsDone) {
+  RecentValues values(/*cache_bytes=*/1 << 20);
+  EXPECT_EQ(Seen(values, "a"), "none");
+  const uint64_t set = values.Put("a", Value("1"));
+  EXPECT_EQ(Seen(values, "a"), "1");
+  EXPECT_EQ(Seen(values, "b"), "none");
+  values.Done("a", set);  // committed, or withdrawn: either way the store has the truth now
+  EXPECT_EQ(Seen(values, "a"), "none");
+  EXPECT_EQ(values.size(), 0u) << "a committed write is not kept";
+}
+
+TEST(RecentValuesTest, TheLatestWriteOfAKeyStaysPendingUntilItsOwnDone) {
+  RecentValues values(/*cache_bytes=*/0);
+  const uint64_t first = values.Put("a", Value("1"));
+  const uint64_t second = values.Put("a", Value(""));  // an empty value is a value
+  const uint64_t del = values.Put("a", nullptr);
+  EXPECT_EQ(Seen(values, "a"), "deleted");
+  values.Done("a", first);  // committed: the store has "1", but the DEL is still pending
+  values.Done("a", second);
+  EXPECT_EQ(Seen(values, "a"), "deleted");
+  const uint64_t again = values.Put("a", Value("2"));
+  values.Done("a", del);
+  EXPECT_EQ(Seen(values, "a"), "2");
+  values.Done("a", again);
+  EXPECT_EQ(Seen(values, "a"), "none");
+}
+
+TEST(RecentValuesTest, ReadsFillTheCacheUntilAWriteReplacesThem) {
+  RecentValues values(/*cache_bytes=*/1 << 20);
+  values.Fill("a", Ticket(values, "a"), "from the store");
+  EXPECT_EQ(Seen(values, "a"), "from the store");
+  values.Fill("gone", Ticket(values, "gone"), std::nullopt);
+  EXPECT_EQ(Seen(values, "gone"), "deleted") << "a NOT_FOUND is cached too";
+  const uint64_t version = values.Put("a", Value("written"));
+  EXPECT_EQ(Seen(values, "a"), "written");
+  values.Done("a", version);
+  EXPECT_EQ(Seen(values, "a"), "none") << "the store has the write: read there, not cached";
+  // Without a cache nothing is kept.
+  RecentValues uncached(/*cache_bytes=*/0);
+  uncached.Fill("a", Ticket(uncached, "a"), "from the store");
+  EXPECT_EQ(Seen(uncached, "a"), "none");
+}
+
+TEST(RecentValuesTest, AReadIsNotCachedIfAWriteCameBetweenItsMissAndItsFill) {
+  RecentValues values(/*cache_bytes=*/1 << 20);
+  // The value read may predate the write, committed and gone from here by the time of the fill.
+  const uint64_t ticket = Ticket(values, "b");
+  values.Done("b", values.Put("b", Value("new")));
+  values.Fill("b", ticket, "old");
+  EXPECT_EQ(Seen(values, "b"), "none");
+  // Even if the write was of another key (of the same shard, or not: the shard is not known
+  // here): at worst a fill is skipped.
+  const uint64_t other = Ticket(values, "c");
+  for (int i = 0; i < 64; ++i) values.Done(absl::StrCat("k", i), values.Put(absl::StrCat("k", i), nullptr));
+  values.Fill("c", other, "maybe old");
+  // Once nothing was written since the miss, the fill is kept.
+  values.Fill("c", Ticket(values, "c"), "current");
+  EXPECT_EQ(Seen(values, "c"), "current");
+}
+
+TEST(RecentValuesTest, TheCacheDropsTheOldestKeysPastItsBytesButNeverAPendingWrite) {
+  constexpr int64_t kCacheBytes = 64 << 10;
+  RecentValues values(kCacheBytes);
+  const std::string value(1000, 'v');
+  std::vector<uint64_t> versions;
+  for (int i = 0; i < 1000; ++i) versions.push_back(values.Put(absl::StrCat("p", i), Value(value)));
+  for (int i = 0; i < 1000; ++i) {
+    const std::string key = absl::StrCat("k", i);
+    values.Fill(key, Ticket(values, key), value);
+  }
+  // About 1 KiB a key: a 64 KiB cache keeps well under a hundred of the reads, the newest.
+  EXPECT_LE(values.size(), 1000u + 64u);
+  EXPECT_GE(values.size(), 1000u) << "pending writes are never dropped";
+  EXPECT_EQ(Seen(values, "k0"), "none");
+  EXPECT_EQ(Seen(values, "k999"), value);
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_EQ(Seen(values, absl::StrCat("p", i)), value);
+    values.Done(absl::StrCat("p", i), versions[i]);
+  }
+  EXPECT_LE(values.size(), 64u);
+}
+
+}  // namespace
+}  // namespace handlers
