@@ -1,6 +1,6 @@
 #include "handlers/kv/group_commit.h"
 
-#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -18,26 +18,24 @@ void GroupCommit::Start() {
 
 absl::Status GroupCommit::Add(KvStore::Command::Kind kind, absl::string_view key,
                               absl::string_view value, Reply& reply) {
-  // Charged before the copies are made (the value, shared by the queue and values_, and the
-  // key, one copy each, with values_'s slot): a refused command never holds memory the budget
-  // missed.
-  const int64_t bytes =
-      static_cast<int64_t>(sizeof(Entry) + 2 * key.size() + value.size() + 64);
+  // Charged before the copies are made (the queue's, and values_'s with its slot): a refused
+  // command never holds memory the budget missed.
+  const int64_t bytes = static_cast<int64_t>(sizeof(Entry) + 2 * (key.size() + value.size()) + 64);
   if (memory_ != nullptr && !memory_->TryCharge(bytes)) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "kv: --max_buffer_memory has no room to queue this command's ", bytes,
         " bytes for the next commit; nothing was written, retry later"));
   }
-  Entry entry{Charge(memory_, bytes), kind, std::string(key),
-              kind == KvStore::Command::Kind::kSet ? std::make_shared<const std::string>(value)
-                                                   : nullptr,
-              reply.Defer(), 0};
+  Entry entry{Charge(memory_, bytes), kind, std::string(key), std::string(value), reply.Defer(),
+              0};
   bool queued = false, first = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
       // Under mu_, so that the writes of a key are pending in the order they are committed.
-      entry.version = values_.Put(key, entry.value);
+      entry.version = values_.Put(key, kind == KvStore::Command::Kind::kSet
+                                           ? std::optional<absl::string_view>(value)
+                                           : std::nullopt);
       queue_.push_back(std::move(entry));
       queued = true;
       first = queue_.size() == 1;
@@ -85,8 +83,7 @@ void GroupCommit::CommitAndAnswer(std::vector<Entry>& entries) {
   std::vector<KvStore::Command> commands;
   commands.reserve(entries.size());
   for (const Entry& entry : entries) {
-    commands.push_back({entry.kind, entry.key,
-                        entry.value == nullptr ? absl::string_view() : *entry.value});
+    commands.push_back({entry.kind, entry.key, entry.value});
   }
   const absl::Status status = store_->Commit(commands);
   if (commits_ != nullptr) commits_->Add(1);

@@ -24,7 +24,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -102,7 +101,7 @@ class GroupCommit {
     Charge charge;  // first: given back last, after the copies it pays for are freed
     KvStore::Command::Kind kind;
     std::string key;
-    std::shared_ptr<const std::string> value;  // kSet: shared with values_; kDel: null
+    std::string value;  // kSet only
     Completion done;
     uint64_t version;  // in values_
   };

@@ -1,5 +1,6 @@
 #include "handlers/kv/kv.h"
 
+#include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
@@ -48,17 +49,18 @@ absl::StatusOr<Parsed> Parse(absl::string_view request) {
   return parsed;
 }
 
-void AnswerGet(const std::string* value, Reply& reply) {
-  if (value == nullptr) {
+void AnswerGet(std::optional<absl::string_view> value, Reply& reply) {
+  if (!value.has_value()) {
     reply.Append("-NOT_FOUND");
     return;
   }
-  reply.Append("+");
-  reply.Append(*value);
+  char* out = reply.AppendUninitialized(1 + value->size());
+  out[0] = '+';
+  std::memcpy(out + 1, value->data(), value->size());
 }
 
 void AnswerGet(const std::optional<std::string>& value, Reply& reply) {
-  AnswerGet(value.has_value() ? &*value : nullptr, reply);
+  AnswerGet(value.has_value() ? std::optional<absl::string_view>(*value) : std::nullopt, reply);
 }
 
 // Answers a GET from what the store has for `key`, and keeps it in `values` unless a write
@@ -82,7 +84,7 @@ absl::Status KvHandler::Handle(absl::string_view request, Reply& reply) {
   }
   RecentValues& values = commits_->values();
   uint64_t ticket;
-  const auto answer = [&reply](const std::string* value) { AnswerGet(value, reply); };
+  const auto answer = [&reply](std::optional<absl::string_view> value) { AnswerGet(value, reply); };
   if (values.Read(command->key, answer, &ticket)) return absl::OkStatus();
   std::optional<std::string> value;
   absl::StatusOr<KvStore::Outcome> outcome = store_->GetIfCached(command->key, &value);
@@ -93,7 +95,9 @@ absl::Status KvHandler::Handle(absl::string_view request, Reply& reply) {
                                                      Reply& reply) -> absl::Status {
       const absl::string_view key = Parse(request)->key;
       uint64_t ticket;  // a write of the key handled meanwhile, on another connection, counts
-      const auto answer = [&reply](const std::string* value) { AnswerGet(value, reply); };
+      const auto answer = [&reply](std::optional<absl::string_view> value) {
+        AnswerGet(value, reply);
+      };
       if (values->Read(key, answer, &ticket)) return absl::OkStatus();
       absl::StatusOr<std::optional<std::string>> read = store->Get(key);
       if (!read.ok()) return read.status();

@@ -1,5 +1,7 @@
 #include "handlers/kv/recent_values.h"
 
+#include <cstring>
+#include <new>
 #include <utility>
 
 #include "absl/hash/hash.h"
@@ -7,70 +9,101 @@
 namespace handlers {
 namespace {
 
-// What an entry and a key in the order cost beyond their bytes (the map's slot, the string and
-// shared_ptr headers, the deque's slot), roughly.
-constexpr int64_t kEntryOverhead = 96;
-constexpr int64_t kOrderOverhead = 32;
+// What a cached item and its key in the order cost beyond their bytes (the table's slot, the
+// allocator's header, the deque's slot and string), roughly.
+constexpr int64_t kItemOverhead = 32;
+constexpr int64_t kOrderOverhead = 48;
 
 }  // namespace
 
-RecentValues::Shard& RecentValues::ShardOf(absl::string_view key) {
-  // The high bits: the map inside the shard uses the low ones of its own hash of the key.
-  return shards_[(absl::Hash<absl::string_view>()(key) >> 32) % kShards];
+size_t RecentValues::ItemHash::operator()(absl::string_view key) const {
+  return absl::Hash<absl::string_view>()(key);
 }
 
-int64_t RecentValues::BytesOf(absl::string_view key, const Entry& entry) {
-  return static_cast<int64_t>(key.size()) + kEntryOverhead +
-         (entry.value == nullptr ? 0 : static_cast<int64_t>(entry.value->size()));
+RecentValues::Shard& RecentValues::ShardOf(absl::string_view key) {
+  // The high bits: the table inside the shard uses the low ones of the same hash.
+  return shards_[(ItemHash()(key) >> 48) % kShards];
+}
+
+RecentValues::ItemPtr RecentValues::MakeItem(absl::string_view key,
+                                             std::optional<absl::string_view> value) {
+  const size_t value_size = value.has_value() ? value->size() : 0;
+  // Rounded up, so that a later value of about the same size is written in place.
+  const size_t capacity = (key.size() + value_size + 15) & ~size_t{15};
+  ItemPtr item(new (::operator new(sizeof(Item) + capacity))
+                   Item{0, static_cast<uint32_t>(key.size()), static_cast<uint32_t>(value_size),
+                        static_cast<uint32_t>(capacity), false, !value.has_value()});
+  std::memcpy(item->data(), key.data(), key.size());
+  if (value_size > 0) std::memcpy(item->data() + key.size(), value->data(), value_size);
+  return item;
+}
+
+int64_t RecentValues::BytesOf(const Item& item) {
+  return static_cast<int64_t>(sizeof(Item) + item.capacity) + kItemOverhead;
 }
 
 void RecentValues::Trim(Shard& shard) {
   while (shard.bytes > shard_bytes_ && !shard.order.empty()) {
     const std::string& key = shard.order.front();
-    auto it = shard.entries.find(key);
-    // A pending key's entry goes at its Done; a key cached again later has a newer place too.
-    if (it != shard.entries.end() && !it->second.pending) {
-      shard.bytes -= BytesOf(key, it->second);
-      shard.entries.erase(it);
+    auto it = shard.items.find(key);
+    // A pending key's item goes at its Done; a key cached again later has a newer place too.
+    if (it != shard.items.end() && !(*it)->pending) {
+      shard.bytes -= BytesOf(**it);
+      shard.items.erase(it);
     }
     shard.bytes -= static_cast<int64_t>(key.size()) + kOrderOverhead;
     shard.order.pop_front();
   }
 }
 
-uint64_t RecentValues::Put(absl::string_view key, std::shared_ptr<const std::string> value) {
+uint64_t RecentValues::Put(absl::string_view key, std::optional<absl::string_view> value) {
   Shard& shard = ShardOf(key);
   std::lock_guard<std::mutex> lock(shard.mu);
   ++shard.writes;
-  auto [it, inserted] = shard.entries.try_emplace(key);
-  Entry& entry = it->second;
-  // A cached value no longer counts: pending writes are bounded by the commit queue's charge.
-  if (!inserted && !entry.pending) shard.bytes -= BytesOf(key, entry);
-  ++entry.version;
-  entry.pending = true;
-  entry.value = std::move(value);
-  return entry.version;
+  uint64_t version = 1;
+  auto it = shard.items.find(key);
+  if (it != shard.items.end()) {
+    Item& item = **it;
+    // A cached value no longer counts: pending writes are bounded by the commit queue's charge.
+    if (!item.pending) shard.bytes -= BytesOf(item);
+    version = item.version + 1;
+    const size_t value_size = value.has_value() ? value->size() : 0;
+    if (key.size() + value_size <= item.capacity) {  // in place: readers hold the lock
+      item.value_size = static_cast<uint32_t>(value_size);
+      item.deleted = !value.has_value();
+      if (value_size > 0) std::memcpy(item.data() + key.size(), value->data(), value_size);
+      item.version = version;
+      item.pending = true;
+      return version;
+    }
+    shard.items.erase(it);
+  }
+  ItemPtr item = MakeItem(key, value);
+  item->version = version;
+  item->pending = true;
+  shard.items.insert(std::move(item));
+  return version;
 }
 
 void RecentValues::Done(absl::string_view key, uint64_t version) {
   Shard& shard = ShardOf(key);
   std::lock_guard<std::mutex> lock(shard.mu);
-  auto it = shard.entries.find(key);
-  if (it == shard.entries.end() || it->second.version != version) return;  // a later write
-  shard.entries.erase(it);  // pending: not counted in the shard's bytes
+  auto it = shard.items.find(key);
+  if (it == shard.items.end() || (*it)->version != version) return;  // a later write
+  shard.items.erase(it);  // pending: not counted in the shard's bytes
 }
 
 bool RecentValues::Read(absl::string_view key,
-                        absl::FunctionRef<void(const std::string* value)> read,
+                        absl::FunctionRef<void(std::optional<absl::string_view> value)> read,
                         uint64_t* ticket) const {
   const Shard& shard = ShardOf(key);
   std::lock_guard<std::mutex> lock(shard.mu);
-  auto it = shard.entries.find(key);
-  if (it == shard.entries.end()) {
+  auto it = shard.items.find(key);
+  if (it == shard.items.end()) {
     *ticket = shard.writes;
     return false;
   }
-  read(it->second.value.get());
+  read((*it)->value());
   return true;
 }
 
@@ -79,11 +112,11 @@ void RecentValues::Fill(absl::string_view key, uint64_t ticket,
   if (shard_bytes_ == 0) return;
   Shard& shard = ShardOf(key);
   std::lock_guard<std::mutex> lock(shard.mu);
-  if (shard.writes != ticket) return;
-  auto [it, inserted] = shard.entries.try_emplace(key);
-  if (!inserted) return;
-  if (value.has_value()) it->second.value = std::make_shared<const std::string>(*value);
-  shard.bytes += BytesOf(key, it->second) + static_cast<int64_t>(key.size()) + kOrderOverhead;
+  if (shard.writes != ticket || shard.items.contains(key)) return;
+  ItemPtr item = MakeItem(key, value.has_value() ? std::optional<absl::string_view>(*value)
+                                                 : std::nullopt);
+  shard.bytes += BytesOf(*item) + static_cast<int64_t>(key.size()) + kOrderOverhead;
+  shard.items.insert(std::move(item));
   shard.order.emplace_back(key);
   Trim(shard);
 }
@@ -92,7 +125,7 @@ size_t RecentValues::size() const {
   size_t size = 0;
   for (const Shard& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard.mu);
-    size += shard.entries.size();
+    size += shard.items.size();
   }
   return size;
 }

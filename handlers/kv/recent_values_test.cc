@@ -12,22 +12,24 @@
 namespace handlers {
 namespace {
 
-std::shared_ptr<const std::string> Value(std::string value) {
-  return std::make_shared<const std::string>(std::move(value));
-}
+std::optional<absl::string_view> Value(absl::string_view value) { return value; }
 
 // What Read() says of `key`: "none" (not here), "deleted", or the value.
 std::string Seen(const RecentValues& values, absl::string_view key) {
   std::string seen = "none";
   uint64_t ticket;
-  values.Read(key, [&seen](const std::string* value) { seen = value ? *value : "deleted"; },
-              &ticket);
+  values.Read(
+      key,
+      [&seen](std::optional<absl::string_view> value) {
+        seen = value.has_value() ? std::string(*value) : "deleted";
+      },
+      &ticket);
   return seen;
 }
 
 uint64_t Ticket(const RecentValues& values, absl::string_view key) {
   uint64_t ticket = 0;
-  EXPECT_FALSE(values.Read(key, [](const std::string*) {}, &ticket)) << key;
+  EXPECT_FALSE(values.Read(key, [](std::optional<absl::string_view>) {}, &ticket)) << key;
   return ticket;
 }
 
@@ -46,7 +48,7 @@ TEST(RecentValuesTest, TheLatestWriteOfAKeyStaysPendingUntilItsOwnDone) {
   RecentValues values(/*cache_bytes=*/0);
   const uint64_t first = values.Put("a", Value("1"));
   const uint64_t second = values.Put("a", Value(""));  // an empty value is a value
-  const uint64_t del = values.Put("a", nullptr);
+  const uint64_t del = values.Put("a", std::nullopt);
   EXPECT_EQ(Seen(values, "a"), "deleted");
   values.Done("a", first);  // committed: the store has "1", but the DEL is still pending
   values.Done("a", second);
@@ -84,7 +86,7 @@ TEST(RecentValuesTest, AReadIsNotCachedIfAWriteCameBetweenItsMissAndItsFill) {
   // Even if the write was of another key (of the same shard, or not: the shard is not known
   // here): at worst a fill is skipped.
   const uint64_t other = Ticket(values, "c");
-  for (int i = 0; i < 64; ++i) values.Done(absl::StrCat("k", i), values.Put(absl::StrCat("k", i), nullptr));
+  for (int i = 0; i < 64; ++i) values.Done(absl::StrCat("k", i), values.Put(absl::StrCat("k", i), std::nullopt));
   values.Fill("c", other, "maybe old");
   // Once nothing was written since the miss, the fill is kept.
   values.Fill("c", Ticket(values, "c"), "current");
