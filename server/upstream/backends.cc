@@ -109,7 +109,19 @@ void Backends::Failed(int backend, UpstreamConnection::Failure failure, int64_t 
   }
 }
 
+UpstreamConnection* Backends::BatchConnection(uint64_t batch, int64_t now_ns) const {
+  UpstreamConnection* c = batch_.connection;
+  if (batch == 0 || batch != batch_.id || c == nullptr) return nullptr;
+  // Usable when the batch's last call went on it, this turn: only its room or its backend's
+  // ejection can have changed since.
+  return static_cast<int>(c->in_flight()) < config_->options().max_pipelined &&
+                 !backends_[c->backend()].health.ejected(now_ns)
+             ? c
+             : nullptr;
+}
+
 void Backends::Forget(UpstreamConnection* c) {
+  if (batch_.connection == c) batch_ = {};
   Backend& b = backends_[c->backend()];
   b.connections.erase(std::remove(b.connections.begin(), b.connections.end(), c),
                       b.connections.end());
@@ -167,6 +179,7 @@ void Backends::CloseAll() {
     closed_.push_back(std::move(c));
   }
   owned_.clear();
+  batch_ = {};
   for (Backend& b : backends_) {
     b.connections.clear();
     b.connecting.clear();

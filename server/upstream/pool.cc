@@ -30,16 +30,19 @@ Pool::~Pool() {
 void Pool::Call(absl::string_view request, const handlers::CallOptions& options,
                 handlers::UpstreamCallback done) {
   config_->counters().calls.fetch_add(1, std::memory_order_relaxed);
-  if (shut_down_) {  // no turn ends after this: answered here
-    return done(absl::UnavailableError("the server is stopping"));
-  }
+  // No turn ends after a shutdown: answered here.
+  if (shut_down_) return done(absl::UnavailableError("the server is stopping"));
   const int64_t now = loop_->now_ns();
-  PendingCall& call =
-      calls_.New(std::move(done), absl::ToInt64Nanoseconds(options.timeout), now);
+  PendingCall& call = calls_.New(std::move(done), absl::ToInt64Nanoseconds(options.timeout), now);
   call.key = options.hash_key;
   call.retryable = options.retryable;
   budget_.OnCall(now);
+  // The rest of a batch follows its previous call (docs/upstreams.md): one pick per batch.
+  if (UpstreamConnection* c = backends_.BatchConnection(options.batch, now)) {
+    return Send(call, c, c->backend(), request, now);
+  }
   Place(call, request, now);
+  if (config_->balance() != Balance::kHash) backends_.SetBatch(options.batch, call.connection);
 }
 
 void Pool::Place(PendingCall& call, absl::string_view request, int64_t now_ns) {
@@ -239,6 +242,7 @@ void Pool::ExpireDue(int64_t now_ns) {
 }
 
 void Pool::OnTurnEnd(int64_t now_ns) {
+  backends_.EndBatch();
   ExpireDue(now_ns);  // first: a call past its deadline is not sent now
   backends_.TimeOutConnects(now_ns);
   CheckHealth(now_ns);
@@ -273,9 +277,8 @@ int64_t Pool::NextDeadlineNs() const {
       if (!backends_[i].checking) next = std::min(next, backends_[i].next_check_ns);
     }
   }
-  if (backends_.waiting_to_free()) {
-    next = std::min(next, loop_->now_ns() + 1'000'000);  // poll io_idle()
-  }
+  // A connection that is gone waits for its I/O to end: poll io_idle().
+  if (backends_.waiting_to_free()) next = std::min(next, loop_->now_ns() + 1'000'000);
   return next;
 }
 

@@ -1,9 +1,11 @@
 // Pool: one worker's connections to one upstream's backends, and the calls on them.
 //
 // A call picks a backend (the balancer, skipping ejected backends, those it already tried and
-// those with no room), then a connection of that backend (Backends, backends.h). Requests sent
-// during a loop turn are written at its end, one write per connection, so many clients' calls
-// share a few backend connections and few syscalls.
+// those with no room), then a connection of that backend (Backends, backends.h); the rest of
+// its batch (CallOptions::batch) in that turn follows it there while it has room, so that their
+// replies come back together. Requests sent during a loop turn are written at its end, one
+// write per connection, so many clients' calls share a few backend connections and few
+// syscalls.
 //
 // What can go wrong, and what the pool does (docs/upstreams.md):
 //   - a call's deadline passes: DEADLINE_EXCEEDED now; its reply, if it comes, is discarded
