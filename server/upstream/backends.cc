@@ -112,12 +112,10 @@ void Backends::Failed(int backend, UpstreamConnection::Failure failure, int64_t 
 UpstreamConnection* Backends::BatchConnection(uint64_t batch, int64_t now_ns) const {
   UpstreamConnection* c = batch_.connection;
   if (batch == 0 || batch != batch_.id || c == nullptr) return nullptr;
-  // Usable when the batch's last call went on it, this turn: only its room or its backend's
-  // ejection can have changed since.
-  return static_cast<int>(c->in_flight()) < config_->options().max_pipelined &&
-                 !backends_[c->backend()].health.ejected(now_ns)
-             ? c
-             : nullptr;
+  // Open (Forget() clears batch_), and usable when the batch's last call went on it this turn:
+  // its room, its backend's reconnect delay or ejection may have changed since.
+  const Backend& b = backends_[c->backend()];
+  return Usable(b, c, now_ns, /*probe=*/false) && !b.health.ejected(now_ns) ? c : nullptr;
 }
 
 void Backends::Forget(UpstreamConnection* c) {
