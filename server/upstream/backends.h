@@ -8,7 +8,7 @@
 // carry many clients' calls, yet one slow reply does not hold up everything. A connection
 // that is gone is kept until its transport is idle (the kernel may still hold its buffers).
 // The calls of one batch (CallOptions::batch) made in one turn follow each other onto one
-// connection while it has room, so their replies come back together.
+// connection while a call may go there, so their replies come back together.
 //
 //   Backends backends(&config, &env, &owner, seed);
 //   if (backends.HasRoom(b, now)) c = backends.ConnectionFor(b, now);  // null: connect failed
@@ -76,7 +76,7 @@ class Backends {
   void Forget(UpstreamConnection* c);
 
   // Batches (CallOptions::batch): the connection the turn's last call of `batch` (nonzero) went
-  // on, if it can take one more call now (room, its backend not ejected); null otherwise.
+  // on, if a call may still go there (Usable(), and its backend not ejected); null otherwise.
   UpstreamConnection* BatchConnection(uint64_t batch, int64_t now_ns) const;
   // The turn's last call of `batch` went on `c` (null: on none).
   void SetBatch(uint64_t batch, UpstreamConnection* c) { batch_ = {batch, c}; }
