@@ -80,6 +80,11 @@ struct CallOptions {
   absl::Duration timeout = absl::Seconds(1);  // the whole call, retries included
   bool retryable = false;  // may be sent again, to another backend, if its connection fails
   uint64_t hash_key = 0;   // balance=hash: calls with the same key go to the same backend
+  // Calls made one after another in a loop turn with the same nonzero `batch` (a client's
+  // pipelined requests: its connection's id) go on one backend connection while it has room,
+  // so their replies come back together rather than from every backend in turn. The balancer
+  // then picks once per batch (round_robin, least_request); hash balancing ignores it.
+  uint64_t batch = 0;
 };
 
 // The reply's payload, or why there is none.

@@ -1,13 +1,15 @@
 // The proxy handler (handlers/proxy) and the upstream client under it (server/upstream), as
-// processes on loopback: a client -> proxy -> backends chain, pipelined; kv keys hashed to the
-// backend that holds them; a backend killed under load, with and without retries; a backend
-// that never answers, one that sends a bad header, a drain with calls in flight, bad flags.
+// processes on loopback: a client -> proxy -> backends chain, pipelined; a client's batch kept
+// together on one backend; kv keys hashed to the backend that holds them; a backend killed
+// under load, with and without retries; a backend that never answers, one that sends a bad
+// header, a drain with calls in flight, bad flags.
 // What it does with its backends beyond forwarding: proxy_backends_e2e_test.
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +29,7 @@ namespace tests {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
 
 TEST(ProxyE2eTest, PipelinedRequestsOfManyClientsComeBackInOrder) {
   std::vector<ServerProcess> backends = StartBackends(3, {"--handler=echo"});
@@ -52,6 +55,28 @@ TEST(ProxyE2eTest, PipelinedRequestsOfManyClientsComeBackInOrder) {
     ASSERT_TRUE(stats.ok()) << stats.status();
     EXPECT_GT((*stats)["frames_in"], 100);
   }
+}
+
+// The frames a client pipelines in one write reach the proxy in one read and go to one backend
+// connection together (CallOptions::batch), so their replies come back together; the next
+// batch goes to the other backend (round robin by batch, not by frame).
+TEST(ProxyE2eTest, AClientsPipelinedBatchGoesToOneBackendAndTheNextBatchToTheOther) {
+  std::vector<ServerProcess> backends = StartBackends(2, {"--handler=echo"});
+  ServerProcess proxy = StartProxy(PortsOf(backends), {"--workers=1", "--admin_port=0"});
+  auto c = ConnectTo(proxy.port());
+  ASSERT_NE(c, nullptr);
+  auto calls_to = [&](int b) {
+    return Sample(Metrics(proxy.admin_port()),
+                  absl::StrCat("tcp_server_upstream_backend_calls_total{upstream=\"proxy\","
+                               "backend=\"127.0.0.1:", backends[b].port(), "\"}"));
+  };
+  std::vector<std::string> batch;
+  for (int i = 0; i < 40; ++i) batch.push_back(absl::StrCat("r", i));
+  ASSERT_EQ(Pipeline(*c, batch), batch);
+  EXPECT_THAT((std::vector<int64_t>{calls_to(0), calls_to(1)}), UnorderedElementsAre(40, 0));
+  ASSERT_EQ(Pipeline(*c, batch), batch);
+  EXPECT_EQ(calls_to(0), 40);
+  EXPECT_EQ(calls_to(1), 40);
 }
 
 TEST(ProxyE2eTest, HashingByKvKeyFindsEveryValueWhereItWasSet) {

@@ -70,11 +70,18 @@ absl::string_view KvKey(absl::string_view frame) {
 
 class ProxyHandler : public Handler {
  public:
-  ProxyHandler(Upstream* backends, Retry retry, HashBy hash, bool hashed, absl::Duration timeout)
-      : backends_(backends), retry_(retry), hash_(hash), hashed_(hashed), timeout_(timeout) {}
+  ProxyHandler(Upstream* backends, Retry retry, HashBy hash, bool hashed, absl::Duration timeout,
+               uint64_t connection)
+      : backends_(backends),
+        retry_(retry),
+        hash_(hash),
+        hashed_(hashed),
+        timeout_(timeout),
+        connection_(connection) {}
 
   absl::Status Handle(absl::string_view request, Reply& reply) override {
-    CallOptions options{.timeout = timeout_};
+    // A client's pipelined frames go together: their replies come back in one piece.
+    CallOptions options{.timeout = timeout_, .batch = connection_};
     options.retryable = retry_ == Retry::kAll ||
                         (retry_ == Retry::kReads && absl::StartsWith(request, "GET"));
     if (hashed_) {
@@ -94,6 +101,7 @@ class ProxyHandler : public Handler {
   const HashBy hash_;
   const bool hashed_;
   const absl::Duration timeout_;
+  const uint64_t connection_;
 };
 
 class ProxyService : public Service {
@@ -167,10 +175,11 @@ class ProxyService : public Service {
     return absl::OkStatus();
   }
 
-  std::unique_ptr<Handler> NewHandler(const HandlerContext&) override {
+  std::unique_ptr<Handler> NewHandler(const HandlerContext& context) override {
     return std::make_unique<ProxyHandler>(backends_, retry_, hash_,
                                           FLAGS_proxy_balance == "hash",
-                                          absl::Milliseconds(FLAGS_proxy_timeout_ms));
+                                          absl::Milliseconds(FLAGS_proxy_timeout_ms),
+                                          context.connection.id);
   }
 
  private:

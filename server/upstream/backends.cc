@@ -109,7 +109,17 @@ void Backends::Failed(int backend, UpstreamConnection::Failure failure, int64_t 
   }
 }
 
+UpstreamConnection* Backends::BatchConnection(uint64_t batch, int64_t now_ns) const {
+  UpstreamConnection* c = batch_.connection;
+  if (batch == 0 || batch != batch_.id || c == nullptr) return nullptr;
+  // Open (Forget() clears batch_), and usable when the batch's last call went on it this turn:
+  // its room, its backend's reconnect delay or ejection may have changed since.
+  const Backend& b = backends_[c->backend()];
+  return Usable(b, c, now_ns, /*probe=*/false) && !b.health.ejected(now_ns) ? c : nullptr;
+}
+
 void Backends::Forget(UpstreamConnection* c) {
+  if (batch_.connection == c) batch_ = {};
   Backend& b = backends_[c->backend()];
   b.connections.erase(std::remove(b.connections.begin(), b.connections.end(), c),
                       b.connections.end());
@@ -167,6 +177,7 @@ void Backends::CloseAll() {
     closed_.push_back(std::move(c));
   }
   owned_.clear();
+  batch_ = {};
   for (Backend& b : backends_) {
     b.connections.clear();
     b.connecting.clear();

@@ -7,6 +7,8 @@
 // A connection is opened only when the least busy one carries many calls: a few connections
 // carry many clients' calls, yet one slow reply does not hold up everything. A connection
 // that is gone is kept until its transport is idle (the kernel may still hold its buffers).
+// The calls of one batch (CallOptions::batch) made in one turn follow each other onto one
+// connection while a call may go there, so their replies come back together.
 //
 //   Backends backends(&config, &env, &owner, seed);
 //   if (backends.HasRoom(b, now)) c = backends.ConnectionFor(b, now);  // null: connect failed
@@ -72,6 +74,14 @@ class Backends {
   void Failed(int backend, UpstreamConnection::Failure failure, int64_t now_ns);
   // `c` is gone (failed or closed): no call goes to it again; freed once its I/O is idle.
   void Forget(UpstreamConnection* c);
+
+  // Batches (CallOptions::batch): the connection the turn's last call of `batch` (nonzero) went
+  // on, if a call may still go there (Usable(), and its backend not ejected); null otherwise.
+  UpstreamConnection* BatchConnection(uint64_t batch, int64_t now_ns) const;
+  // The turn's last call of `batch` went on `c` (null: on none).
+  void SetBatch(uint64_t batch, UpstreamConnection* c) { batch_ = {batch, c}; }
+  // The turn is over: the next calls are balanced afresh.
+  void EndBatch() { batch_ = {}; }
   // Fails the connects that took longer than connect_timeout (the owner hears OnFailed).
   void TimeOutConnects(int64_t now_ns);
   // The earliest connect deadline, or `next` if sooner.
@@ -99,6 +109,10 @@ class Backends {
   std::vector<Backend> backends_;
   std::vector<std::unique_ptr<UpstreamConnection>> owned_;
   std::vector<std::unique_ptr<UpstreamConnection>> closed_;  // freed once io_idle()
+  struct {
+    uint64_t id = 0;
+    UpstreamConnection* connection = nullptr;  // open: Forget() and CloseAll() clear it
+  } batch_;
 };
 
 }  // namespace upstream

@@ -8,7 +8,8 @@
 namespace server {
 namespace upstream {
 
-Calls::Call& Calls::New(handlers::UpstreamCallback done, int64_t timeout_ns, int64_t now_ns) {
+Calls::Call& Calls::New(handlers::UpstreamCallback&& done, absl::Duration timeout,
+                        int64_t now_ns) {
   uint32_t index;
   if (!free_.empty()) {
     index = free_.back();
@@ -21,17 +22,18 @@ Calls::Call& Calls::New(handlers::UpstreamCallback done, int64_t timeout_ns, int
   Call& call = slots_[index];
   call.live = true;
   call.done = std::move(done);
-  call.timeout_ns = std::max<int64_t>(1, timeout_ns);
   ++waiting_;
   Deadlines* list = nullptr;
   for (auto& d : deadlines_) {
-    if (d->timeout_ns == call.timeout_ns) list = d.get();
+    if (d->timeout == timeout) list = d.get();
   }
   if (list == nullptr) {
     deadlines_.push_back(std::make_unique<Deadlines>());
     list = deadlines_.back().get();
-    list->timeout_ns = call.timeout_ns;
+    list->timeout = timeout;
+    list->timeout_ns = std::max<int64_t>(1, absl::ToInt64Nanoseconds(timeout));
   }
+  call.timeout_ns = list->timeout_ns;
   list->calls.Touch(&call.timer, now_ns);
   return call;
 }

@@ -7,7 +7,7 @@
 // taking a call, answering it and expiring it cost no tree or hash operation.
 //
 //   Calls calls;
-//   Calls::Call& call = calls.New(std::move(done), timeout_ns, now_ns);
+//   Calls::Call& call = calls.New(std::move(done), timeout, now_ns);
 //   uint64_t id = call.id();                     // what a connection keeps
 //   ...
 //   if (Calls::Call* c = calls.Find(id)) calls.Release(*c)(std::move(reply));
@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/timer_list.h"
 #include "handlers/upstream.h"
 
@@ -56,8 +57,9 @@ class Calls {
     bool live = false;
   };
 
-  // A new call, due `timeout_ns` (at least 1) after `now_ns`.
-  Call& New(handlers::UpstreamCallback done, int64_t timeout_ns, int64_t now_ns);
+  // A new call, due `timeout` (at least 1 ns) after `now_ns`. `done` is taken by reference:
+  // moving an AnyInvocable costs a call through its manager, on every request.
+  Call& New(handlers::UpstreamCallback&& done, absl::Duration timeout, int64_t now_ns);
   // The call `id` names, or null if it has been answered.
   Call* Find(uint64_t id);
   // Keeps `request` with `call`, to send it again.
@@ -76,6 +78,7 @@ class Calls {
 
  private:
   struct Deadlines {
+    absl::Duration timeout;  // found by it: no conversion per call
     int64_t timeout_ns;
     common::TimerList<Call> calls;
   };

@@ -28,18 +28,21 @@ Pool::~Pool() {
 }
 
 void Pool::Call(absl::string_view request, const handlers::CallOptions& options,
-                handlers::UpstreamCallback done) {
+                handlers::UpstreamCallback&& done) {
   config_->counters().calls.fetch_add(1, std::memory_order_relaxed);
-  if (shut_down_) {  // no turn ends after this: answered here
-    return done(absl::UnavailableError("the server is stopping"));
-  }
+  // No turn ends after a shutdown: answered here.
+  if (shut_down_) return done(absl::UnavailableError("the server is stopping"));
   const int64_t now = loop_->now_ns();
-  PendingCall& call =
-      calls_.New(std::move(done), absl::ToInt64Nanoseconds(options.timeout), now);
+  PendingCall& call = calls_.New(std::move(done), options.timeout, now);
   call.key = options.hash_key;
   call.retryable = options.retryable;
   budget_.OnCall(now);
+  // The rest of a batch follows its previous call (docs/upstreams.md): one pick per batch.
+  if (UpstreamConnection* c = backends_.BatchConnection(options.batch, now)) {
+    return Send(call, c, c->backend(), request, now);
+  }
   Place(call, request, now);
+  if (config_->balance() != Balance::kHash) backends_.SetBatch(options.batch, call.connection);
 }
 
 void Pool::Place(PendingCall& call, absl::string_view request, int64_t now_ns) {
@@ -84,37 +87,6 @@ void Pool::Send(PendingCall& call, UpstreamConnection* c, int backend, absl::str
   BackendCounters& counters = *config_->backends()[backend].counters;
   if (!call.health_check) counters.calls.fetch_add(1, std::memory_order_relaxed);
   counters.in_flight.fetch_add(1, std::memory_order_relaxed);
-}
-
-void Pool::CheckHealth(int64_t now_ns) {
-  const int64_t every_ns = absl::ToInt64Nanoseconds(options_.health_check_every);
-  if (every_ns <= 0 || shut_down_) return;
-  for (int i = 0; i < backends_.size(); ++i) {
-    Backends::Backend& b = backends_[i];
-    if (b.checking || now_ns < b.next_check_ns) continue;
-    b.next_check_ns = now_ns + every_ns;
-    BackendCounters& counters = *config_->backends()[i].counters;
-    const Backends::Chosen chosen = backends_.ConnectionFor(i, now_ns, /*probe=*/true);
-    UpstreamConnection* c = chosen.connection;
-    if (c == nullptr && chosen.refused) {
-      counters.health_checks_failed.fetch_add(1, std::memory_order_relaxed);
-      ChargeFailure(i, now_ns);
-    }
-    if (c == nullptr) continue;  // refused, or every connection full: not now
-    // Answered OK by OnReply() whatever the backend said; a failure by the usual paths (the
-    // deadline, the connection's failure), which also charge the backend.
-    PendingCall& probe = calls_.New(
-        [this, i, &counters](absl::StatusOr<std::string> answered) {
-          backends_[i].checking = false;
-          if (shut_down_) return;  // not the backend's failure
-          (answered.ok() ? counters.health_checks_ok : counters.health_checks_failed)
-              .fetch_add(1, std::memory_order_relaxed);
-        },
-        absl::ToInt64Nanoseconds(options_.health_check_timeout), now_ns);
-    probe.health_check = true;
-    b.checking = true;
-    Send(probe, c, i, options_.health_check_request, now_ns);
-  }
 }
 
 void Pool::OnReply(UpstreamConnection* c, uint64_t id, const protocol::Frame& reply) {
@@ -239,13 +211,15 @@ void Pool::ExpireDue(int64_t now_ns) {
 }
 
 void Pool::OnTurnEnd(int64_t now_ns) {
+  backends_.EndBatch();
   ExpireDue(now_ns);  // first: a call past its deadline is not sent now
   backends_.TimeOutConnects(now_ns);
   CheckHealth(now_ns);
   // What the callbacks run here send or fail waits for the next turn (NextDeadlineNs() is 0
   // then): a callback that calls again on every failure cannot hold the loop.
-  std::vector<UpstreamConnection*> unsent = std::exchange(unsent_, {});
-  for (UpstreamConnection* c : unsent) c->Flush();  // may fail: OnFailed forgets it
+  flushing_.swap(unsent_);  // each keeps its capacity: no allocation per turn
+  for (UpstreamConnection* c : flushing_) c->Flush();  // may fail: OnFailed forgets it
+  flushing_.clear();
   std::vector<std::pair<uint64_t, absl::Status>> unplaced = std::exchange(unplaced_, {});
   for (auto& [id, why] : unplaced) {
     const PendingCall* call = calls_.Find(id);
@@ -273,9 +247,8 @@ int64_t Pool::NextDeadlineNs() const {
       if (!backends_[i].checking) next = std::min(next, backends_[i].next_check_ns);
     }
   }
-  if (backends_.waiting_to_free()) {
-    next = std::min(next, loop_->now_ns() + 1'000'000);  // poll io_idle()
-  }
+  // A connection that is gone waits for its I/O to end: poll io_idle().
+  if (backends_.waiting_to_free()) next = std::min(next, loop_->now_ns() + 1'000'000);
   return next;
 }
 

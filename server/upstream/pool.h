@@ -1,9 +1,11 @@
 // Pool: one worker's connections to one upstream's backends, and the calls on them.
 //
 // A call picks a backend (the balancer, skipping ejected backends, those it already tried and
-// those with no room), then a connection of that backend (Backends, backends.h). Requests sent
-// during a loop turn are written at its end, one write per connection, so many clients' calls
-// share a few backend connections and few syscalls.
+// those with no room), then a connection of that backend (Backends, backends.h); the rest of
+// its batch (CallOptions::batch) in that turn follows it there while it has room, so that their
+// replies come back together. Requests sent during a loop turn are written at its end, one
+// write per connection, so many clients' calls share a few backend connections and few
+// syscalls.
 //
 // What can go wrong, and what the pool does (docs/upstreams.md):
 //   - a call's deadline passes: DEADLINE_EXCEEDED now; its reply, if it comes, is discarded
@@ -57,7 +59,7 @@ class Pool : private UpstreamConnection::Owner {
   Pool& operator=(const Pool&) = delete;
 
   void Call(absl::string_view request, const handlers::CallOptions& options,
-            handlers::UpstreamCallback done);
+            handlers::UpstreamCallback&& done);
   // After each loop turn: fails calls past their deadline, times out slow connects, writes
   // what the turn sent, answers calls that could not be placed, frees closed connections.
   void OnTurnEnd(int64_t now_ns);
@@ -86,7 +88,7 @@ class Pool : private UpstreamConnection::Owner {
   // Sends `call` on `c`, a connection of `backend`.
   void Send(PendingCall& call, UpstreamConnection* c, int backend, absl::string_view request,
             int64_t now_ns);
-  // Sends the health checks that are due (health_check_every).
+  // Sends the health checks that are due (health_check_every; pool_health.cc).
   void CheckHealth(int64_t now_ns);
   // A connection is gone: its calls in flight are retried or failed with `why`.
   void Reroute(std::deque<uint64_t> calls, const absl::Status& why, bool never_sent,
@@ -115,6 +117,7 @@ class Pool : private UpstreamConnection::Owner {
   Calls calls_;
   std::vector<std::pair<uint64_t, absl::Status>> unplaced_;  // answered at the turn's end
   std::vector<UpstreamConnection*> unsent_;  // written at the turn's end
+  std::vector<UpstreamConnection*> flushing_;  // unsent_ while it is written (OnTurnEnd)
   bool shut_down_ = false;  // calls from now on get UNAVAILABLE at once
   int64_t charged_ = 0;     // to env_.budget, as of the last turn's end
 };

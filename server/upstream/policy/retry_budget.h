@@ -65,6 +65,10 @@ class RetryBudget {
   const int64_t min_retries_;
   const int64_t bucket_ns_;
   std::array<Bucket, kBuckets> buckets_;
+  int last_ = -1;  // OnCall()'s last bucket (an index: copies stay right), of epoch last_epoch_,
+                  // which starts at last_start_ns_
+  int64_t last_epoch_ = 0;
+  int64_t last_start_ns_ = 0;
 };
 
 }  // namespace upstream
