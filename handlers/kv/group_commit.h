@@ -43,7 +43,7 @@ class GroupCommit {
   // `store`, the counters and `memory` outlive this; the counters (may be null) count commits,
   // the commands they carried, and the writes (SET, DEL) a failed commit answered with an
   // error. `memory` (may be null: unbounded) is charged for what is queued. `cache_bytes`
-  // bounds the committed values values() keeps.
+  // bounds what values() keeps of what GETs read from the store.
   GroupCommit(KvStore* store, HandlerCounter* commits, HandlerCounter* commands,
               MemoryAccount* memory = nullptr, HandlerCounter* write_errors = nullptr,
               int64_t cache_bytes = 0)

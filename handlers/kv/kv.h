@@ -13,8 +13,8 @@
 //   - every write (SET, DEL) is queued for the next group commit (group_commit.h), which writes
 //     many connections' commands with one write (and one fsync with --kv_sync), and is answered
 //     after it. It takes effect at once: GETs read it from the recent values (recent_values.h)
-//     until it is stored, and after, while it is cached there. A write the memory budget has no
-//     room to queue is refused (RESOURCE_EXHAUSTED).
+//     until it is stored. A write the memory budget has no room to queue is refused
+//     (RESOURCE_EXHAUSTED).
 //   - a GET the recent values, the memtable or the block cache answer is answered at once; one
 //     that must read a file is offloaded (Reply::Offload) to a handler thread, where it waits
 //     for the disk. What a GET reads from the store is kept in the recent values.
