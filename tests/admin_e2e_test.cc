@@ -3,7 +3,6 @@
 // and scraped by a real Prometheus that computes a latency quantile from it), /stats, and a
 // restart on the same port with SO_REUSEPORT that a running client does not notice.
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <sys/socket.h>
@@ -20,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "common/testing/loopback.h"
 #include "tests/server_process.h"
 #include "tests/test_util.h"
 
@@ -84,19 +84,6 @@ TEST(AdminE2eTest, MetricsPassPromtoolAndCountTheTraffic) {
   EXPECT_THAT(stats, HasSubstr("\nhandler_sleep_sleeps 10\n"));
 }
 
-// A port that is free now (Prometheus cannot report the port it picked).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 TEST(AdminE2eTest, PrometheusScrapesTheServerAndComputesALatencyQuantile) {
   ServerProcess server = ServerProcess::Start({"--admin_port=0"}).value();
   const std::string dir = TempPath("prometheus");
@@ -104,7 +91,7 @@ TEST(AdminE2eTest, PrometheusScrapesTheServerAndComputesALatencyQuantile) {
   std::ofstream(config) << "global:\n  scrape_interval: 1s\nscrape_configs:\n"
                         << "  - job_name: tcp_server\n    static_configs:\n"
                         << "      - targets: ['127.0.0.1:" << server.admin_port() << "']\n";
-  const int port = FreePort();
+  const int port = common::testing::FreePort();  // Prometheus cannot report the port it picked
   const std::string config_flag = "--config.file=" + config;
   const std::string storage_flag = "--storage.tsdb.path=" + dir;
   const std::string listen_flag = absl::StrCat("--web.listen-address=127.0.0.1:", port);

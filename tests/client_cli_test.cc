@@ -1,5 +1,4 @@
 // The client binary as a user runs it: one-shot, stdin, bench, and each exit code.
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -8,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "common/testing/loopback.h"
 #include "gtest/gtest.h"
 #include "tests/server_process.h"
 #include "tests/test_util.h"
@@ -119,14 +119,9 @@ TEST(ClientCliTest, RefusedConnectionExitsOneNamingTheAddress) {
 
 TEST(ClientCliTest, ServerClosingMidReplyExitsOne) {
   // A fake server that answers with half a frame and hangs up.
-  const int listener = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ASSERT_EQ(listen(listener, 1), 0);
-  socklen_t length = sizeof(address);
-  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  int port;
+  const int listener = common::testing::ListenOnLoopback(&port, /*backlog=*/1);
+  ASSERT_GE(listener, 0);
   std::thread fake([listener] {
     const int fd = accept(listener, nullptr, nullptr);
     char request[64];
@@ -135,7 +130,7 @@ TEST(ClientCliTest, ServerClosingMidReplyExitsOne) {
     (void)!write(fd, half.data(), half.size());
     close(fd);
   });
-  const auto [status, output] = RunCommand(ClientCommand(ntohs(address.sin_port), "hello"));
+  const auto [status, output] = RunCommand(ClientCommand(port, "hello"));
   fake.join();
   close(listener);
   EXPECT_EQ(status, 1);

@@ -43,7 +43,7 @@ TEST(ProxyE2eTest, RequestsKeptForARetryAreChargedToTheMemoryBudget) {
 
 TEST(ProxyE2eTest, MetricsCountCallsRetriesAndFailuresPerBackend) {
   std::vector<ServerProcess> live = StartBackends(1, {"--handler=echo"});
-  const int dead = DeadPort();
+  const int dead = FreePort();
   ServerProcess proxy = StartProxy({live[0].port(), dead},
                                    {"--proxy_retry=none", "--admin_port=0", "--workers=1"});
   auto c = ConnectTo(proxy.port());

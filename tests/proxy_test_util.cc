@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "common/testing/loopback.h"
 #include "tests/test_util.h"
 
 namespace tests {
@@ -61,15 +62,8 @@ std::vector<std::string> Pipeline(client::Client& c, const std::vector<std::stri
 }
 
 FakeBackend::FakeBackend(std::function<void(int fd)> serve) : serve_(std::move(serve)) {
-  listener_ = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&address), length), 0);
-  EXPECT_EQ(listen(listener_, 64), 0);
-  getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
-  port_ = ntohs(address.sin_port);
+  listener_ = common::testing::ListenOnLoopback(&port_, /*backlog=*/64);
+  EXPECT_GE(listener_, 0);
   thread_ = std::thread([this] {
     while (true) {
       const int fd = accept(listener_, nullptr, nullptr);
@@ -105,18 +99,6 @@ int64_t BufferMemory(int admin_port) {
 int64_t Sample(const std::string& page, const std::string& series) {
   const size_t at = page.find("\n" + series + " ");
   return at == std::string::npos ? -1 : std::atoll(page.c_str() + at + series.size() + 2);
-}
-
-int DeadPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), length);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
 }
 
 }  // namespace tests

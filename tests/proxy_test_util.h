@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "client/client.h"
+#include "common/testing/loopback.h"
 #include "tests/server_process.h"
 
 namespace tests {
@@ -53,7 +54,7 @@ int64_t BufferMemory(int admin_port);
 // The value of `series` (a metric's name and labels, as /metrics prints them) on `page`, or -1.
 int64_t Sample(const std::string& page, const std::string& series);
 // A port nothing listens on: connects to it are refused.
-int DeadPort();
+using common::testing::FreePort;
 
 }  // namespace tests
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/testing/loopback.h"
 
 namespace tests {
 
@@ -50,10 +51,8 @@ class NotifyListener {
   std::thread thread_;
 };
 
-// A listening TCP socket on 127.0.0.1, port 0 (close-on-exec); `*port` gets its port.
-int ListenOnLoopback(int* port);
-// A port free now (bound once, then released), for tools that cannot be given port 0.
-int FreePort();
+using common::testing::FreePort;
+using common::testing::ListenOnLoopback;
 
 }  // namespace tests
 

@@ -7,6 +7,7 @@
 
 #include "absl/time/clock.h"
 #include "common/clock.h"
+#include "common/testing/loopback.h"
 #include "gtest/gtest.h"
 #include "server/service/activation.h"
 #include "server/service/watchdog.h"
@@ -15,12 +16,9 @@ namespace service {
 namespace {
 
 int ListeningSocket() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  EXPECT_EQ(listen(fd, 4), 0);
+  int port;
+  const int fd = common::testing::ListenOnLoopback(&port, /*backlog=*/4);
+  EXPECT_GE(fd, 0);
   return fd;
 }
 
