@@ -210,11 +210,14 @@ struct ConnectionInfo {
 };
 
 class StatsSource;  // the server's statistics (handlers/stats_source.h)
+class TurnEnd;      // work put off to the end of the worker's turn (handlers/turn_end.h)
 
 // What the server offers a handler when it makes one.
 struct HandlerContext {
   const StatsSource* stats = nullptr;  // the server's; outlives every handler; may be null in tests
   ConnectionInfo connection;
+  // The connection's worker's (turn_end.h); null where there is no worker (a unit test).
+  TurnEnd* turn_end = nullptr;
 };
 
 using HandlerFactory = std::function<std::unique_ptr<Handler>(const HandlerContext&)>;

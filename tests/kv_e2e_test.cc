@@ -56,6 +56,23 @@ TEST(KvE2eTest, CommandsOverTheWire) {
   EXPECT_EQ(PayloadOf(c->Call("GET b")), "+" + binary) << "the connection goes on";
 }
 
+// The worker wakes the commit thread once it has handled everything it read (the end of its
+// turn), not at the first write: 20 SETs sent in one write are read together and committed
+// together. Woken at the first write, the idle thread would commit that one alone.
+TEST(KvE2eTest, WritesReadTogetherAreCommittedTogether) {
+  ServerProcess server = StartKv(KvPath("one_turn")).value();
+  auto c = ConnectTo(server.port());
+  ASSERT_NE(c, nullptr);
+  constexpr int kWrites = 20;
+  std::string bytes;
+  for (int i = 0; i < kWrites; ++i) bytes += Frame(absl::StrCat("SET k", i, " v", i));
+  ASSERT_TRUE(c->SendRaw(bytes).ok());
+  for (int i = 0; i < kWrites; ++i) EXPECT_EQ(PayloadOf(c->Receive()), "+") << i;
+  std::map<std::string, int64_t> stats = server.Stats().value();
+  EXPECT_EQ(stats["handler_kv_committed_commands"], kWrites);
+  EXPECT_EQ(stats["handler_kv_commits"], 1);
+}
+
 TEST(KvE2eTest, ARestartKeepsEverything) {
   const std::string path = KvPath("restart");
   {

@@ -14,10 +14,12 @@ void GroupCommit::Start() {
     common::NameThisThread("kv-commit");
     Run();
   });
+  std::unique_lock<std::mutex> lock(mu_);
+  started_.wait(lock, [this] { return waiting_; });
 }
 
 absl::Status GroupCommit::Add(KvStore::Command::Kind kind, absl::string_view key,
-                              absl::string_view value, Reply& reply) {
+                              absl::string_view value, Reply& reply, TurnEnd* turn_end) {
   // Charged before the copies are made (the queue's, and values_'s with its slot): a refused
   // command never holds memory the budget missed.
   const int64_t bytes = static_cast<int64_t>(sizeof(Entry) + 2 * (key.size() + value.size()) + 64);
@@ -42,7 +44,13 @@ absl::Status GroupCommit::Add(KvStore::Command::Kind kind, absl::string_view key
     }
   }
   if (queued) {
-    if (first) wake_.notify_one();  // after the unlock: the woken thread takes the lock at once
+    // Woken after the unlock, so that the thread takes the lock at once; without a worker, only
+    // by the write that found the queue empty (the others' wake-up is on its way).
+    if (turn_end != nullptr) {
+      turn_end->CallAtEnd(this);
+    } else if (first) {
+      wake_.notify_one();
+    }
     return absl::OkStatus();
   }
   Spend(entry).Fail(absl::UnavailableError("kv is shutting down"));
@@ -66,15 +74,17 @@ void GroupCommit::Stop() {
 
 void GroupCommit::Run() {
   std::vector<Entry> entries;
+  std::unique_lock<std::mutex> lock(mu_);
+  waiting_ = true;  // Start() returns once this thread waits (mu_ is held until it does)
+  started_.notify_one();
   while (true) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything is committed
-      entries.swap(queue_);
-    }
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything is committed
+    entries.swap(queue_);
+    lock.unlock();
     CommitAndAnswer(entries);
     entries.clear();
+    lock.lock();
   }
 }
 

@@ -4,8 +4,9 @@
 // a write on a worker's loop could stall it. So the kv handler answers a write later: it
 // queues the command here, and this thread takes everything queued since its last commit into
 // one atomic batch (one write-ahead-log write, and with --kv_sync one fsync), then answers
-// each command. Redis's `appendfsync always` likewise writes what one event-loop turn produced
-// with one fsync. A queued write takes effect at once, in values() (recent_values.h), where
+// each command. A worker wakes it once a turn (handlers/turn_end.h), when it has handled all it
+// read, not at its first write: a commit then takes the turn's writes together, as Redis's
+// `appendfsync always` writes what one event-loop turn produced with one fsync. A queued write takes effect at once, in values() (recent_values.h), where
 // every GET looks before the store: GETs are never queued here.
 //
 // What is queued is charged to the server's memory budget (--max_buffer_memory) until it is
@@ -14,7 +15,8 @@
 //
 //   GroupCommit commits(store, nullptr, nullptr, budget);
 //   commits.Start();
-//   absl::Status queued = commits.Add(KvStore::Command::Kind::kSet, "key", "value", reply);
+//   absl::Status queued = commits.Add(KvStore::Command::Kind::kSet, "key", "value", reply,
+//                                     context.turn_end);
 //   commits.Stop();  // commits what is queued, then joins
 //
 // Thread-safe.
@@ -35,10 +37,11 @@
 #include "handlers/handler.h"
 #include "handlers/kv/kv_store.h"
 #include "handlers/kv/recent_values.h"
+#include "handlers/turn_end.h"
 
 namespace handlers {
 
-class GroupCommit {
+class GroupCommit : public TurnEndHook {
  public:
   // `store`, the counters and `memory` outlive this; the counters (may be null) count commits,
   // the commands they carried, and the writes (SET, DEL) a failed commit answered with an
@@ -57,12 +60,17 @@ class GroupCommit {
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
 
+  // Starts the commit thread; returns once it waits for writes.
   void Start();
   // Copies the write (`value`: kSet only) into the queue and into values(), and defers
   // `reply`, which is answered once the batch holding it is committed. RESOURCE_EXHAUSTED, with
-  // nothing copied, queued or deferred, if the memory budget has no room for the copies.
+  // nothing copied, queued or deferred, if the memory budget has no room for the copies. The
+  // commit thread is woken at the end of the turn of `turn_end` (the handler's worker's), or
+  // at once if it is null.
   absl::Status Add(KvStore::Command::Kind kind, absl::string_view key, absl::string_view value,
-                   Reply& reply);
+                   Reply& reply, TurnEnd* turn_end = nullptr);
+  // A worker's turn ended: commits what it queued (if the thread is not committing already).
+  void AtTurnEnd() override { wake_.notify_one(); }
   // Commits what is queued, then stops the thread. Later Adds are answered UNAVAILABLE.
   void Stop();
 
@@ -121,6 +129,8 @@ class GroupCommit {
   std::thread thread_;
   std::mutex mu_;  // the loops' Adds and this thread's take of the queue
   std::condition_variable wake_;
+  std::condition_variable started_;
+  bool waiting_ = false;      // guarded by mu_: the thread has started
   std::vector<Entry> queue_;  // guarded by mu_
   bool stopping_ = false;     // guarded by mu_
 };

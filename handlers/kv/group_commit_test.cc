@@ -150,6 +150,50 @@ TEST(KvGroupCommitTest, WritesAreReadAtOnceAndAnsweredAfterTheirCommit) {
   EXPECT_EQ(c.misuses(), 0);
 }
 
+// A worker's turn (handlers/turn_end.h), as the test drives it: the hooks asked for, run when
+// the test says the turn ended.
+class TestTurn : public TurnEnd {
+ public:
+  void CallAtEnd(TurnEndHook* hook) override { asked.push_back(hook); }
+  void End() {
+    std::vector<TurnEndHook*> hooks;
+    hooks.swap(asked);
+    for (TurnEndHook* hook : hooks) hook->AtTurnEnd();
+  }
+  std::vector<TurnEndHook*> asked;
+};
+
+// With a worker, the commit thread is woken when the worker's turn ends, not at the first
+// write: the writes of two connections handled in one turn make one commit.
+TEST(KvGroupCommitTest, ATurnsWritesAreCommittedTogetherWhenItEnds) {
+  std::unique_ptr<KvStore> store = KvStore::Open(TempPath(), /*sync=*/false).value();
+  HandlerCounter commits, commands;
+  CommitGate gate;
+  gate.Open();  // records each commit's size, holds none
+  GroupCommit group(store.get(), &commits, &commands);
+  group.set_before_commit_for_testing(gate.Hook());
+  group.Start();
+  TestTurn turn;
+  KvHandler kv(store.get(), &group, &turn);
+  TestConnection c(kv);
+  TestConnection d(kv);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.Send(absl::StrCat("SET c", i, " x")), How::kLater);
+    EXPECT_EQ(d.Send(absl::StrCat("DEL d", i)), How::kLater);
+  }
+  EXPECT_EQ(turn.asked, std::vector<TurnEndHook*>(6, &group));
+  EXPECT_EQ(c.Send("GET c2"), How::kNow) << "a write takes effect when handled, as before";
+  EXPECT_EQ(d.answered(), 0u) << "nothing is committed before the turn ends";
+  EXPECT_EQ(Text(c.Await(3)), "+x");
+  turn.End();
+  for (size_t n = 0; n < 3; ++n) {
+    EXPECT_EQ(Text(c.Await(n)), "+");
+    EXPECT_EQ(Text(d.Await(n)), "+");
+  }
+  EXPECT_EQ(gate.sizes(), std::vector<size_t>{6});
+  EXPECT_EQ(commits.value(), 1);
+}
+
 TEST(KvGroupCommitTest, ManyConnectionsWritesShareCommits) {
   std::unique_ptr<KvStore> store =
       KvStore::Open(TempPath(), /*sync=*/true, /*count_wal_syncs=*/true).value();

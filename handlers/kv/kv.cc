@@ -80,7 +80,7 @@ absl::Status KvHandler::Handle(absl::string_view request, Reply& reply) {
     // Refused (not queued) if the memory budget has no room: the client gets the error reply.
     return commits_->Add(command->kind == Kind::kSet ? KvStore::Command::Kind::kSet
                                                      : KvStore::Command::Kind::kDel,
-                         command->key, command->value, reply);
+                         command->key, command->value, reply, turn_end_);
   }
   RecentValues& values = commits_->values();
   uint64_t ticket;

@@ -12,9 +12,9 @@
 // One path for each command, on the worker's loop (Handle):
 //   - every write (SET, DEL) is queued for the next group commit (group_commit.h), which writes
 //     many connections' commands with one write (and one fsync with --kv_sync), and is answered
-//     after it. It takes effect at once: GETs read it from the recent values (recent_values.h)
-//     until it is stored. A write the memory budget has no room to queue is refused
-//     (RESOURCE_EXHAUSTED).
+//     after it; the worker wakes the commit thread once it has handled all it read. It takes
+//     effect at once: GETs read it from the recent values (recent_values.h) until it is
+//     stored. A write the memory budget has no room to queue is refused (RESOURCE_EXHAUSTED).
 //   - a GET the recent values, the memtable or the block cache answer is answered at once; one
 //     that must read a file is offloaded (Reply::Offload) to a handler thread, where it waits
 //     for the disk. What a GET reads from the store is kept in the recent values.
@@ -32,13 +32,16 @@ inline constexpr size_t kMaxKeyBytes = 250;
 
 class KvHandler : public Handler {
  public:
-  // `store` and `commits` (which writes to `store`) outlive the handler.
-  KvHandler(KvStore* store, GroupCommit* commits) : store_(store), commits_(commits) {}
+  // `store` and `commits` (which writes to `store`) outlive the handler. `turn_end` is its
+  // worker's (HandlerContext::turn_end; may be null).
+  KvHandler(KvStore* store, GroupCommit* commits, TurnEnd* turn_end = nullptr)
+      : store_(store), commits_(commits), turn_end_(turn_end) {}
   absl::Status Handle(absl::string_view request, Reply& reply) override;
 
  private:
   KvStore* const store_;
   GroupCommit* const commits_;
+  TurnEnd* const turn_end_;
 };
 
 }  // namespace handlers

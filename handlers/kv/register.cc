@@ -62,8 +62,8 @@ class KvService : public Service {
     commits_->Start();
     return absl::OkStatus();
   }
-  std::unique_ptr<Handler> NewHandler(const HandlerContext&) override {
-    return std::make_unique<KvHandler>(store_.get(), commits_.get());
+  std::unique_ptr<Handler> NewHandler(const HandlerContext& context) override {
+    return std::make_unique<KvHandler>(store_.get(), commits_.get(), context.turn_end);
   }
   void Drain() override {
     commits_->Stop();  // commits what is queued

@@ -22,6 +22,12 @@ const upstream::Upstreams& NoUpstreams() {
   return *none;
 }
 
+handlers::HandlerContext WithTurnEnd(handlers::HandlerContext context,
+                                     handlers::TurnEnd* turn_end) {
+  context.turn_end = turn_end;
+  return context;
+}
+
 }  // namespace
 
 Worker::Worker(int id, const ServerOptions& options, ServerStats* stats, MemoryBudget* budget,
@@ -32,7 +38,8 @@ Worker::Worker(int id, const ServerOptions& options, ServerStats* stats, MemoryB
       server_stats_(stats),
       stats_(stats->worker(id)),
       transports_({&loop_, &probation_.poller(), &stats_, &log_limiter_}),
-      late_(options, &loop_, context, pool, budget, &stats_, &log_limiter_),
+      context_(WithTurnEnd(*context, &turn_end_)),
+      late_(options, &loop_, &context_, pool, budget, &stats_, &log_limiter_),
       env_{options.max_frame_bytes,
            options.max_frames_per_batch,
            static_cast<size_t>(options.max_inflight_per_connection),
@@ -109,7 +116,8 @@ bool Worker::PostReport(size_t limit,
 // The turn's events served the established connections. Then, in this order: answers past
 // their deadline, connections paused for memory that may read again, a few newcomers and
 // connections on probation, the connections with work left, the upstream calls they made, the
-// drain, the timers, and the freeing of what closed during the turn.
+// drain, the timers, the freeing of what closed during the turn, and last the handlers' turn-end
+// hooks (handlers/turn_end.h), once every request of the turn has been handled.
 int64_t Worker::AfterTurn(int64_t now_ns, int events) {
   turn_ns_.store(now_ns, std::memory_order_relaxed);
   late_.ExpireDue(now_ns);
@@ -122,6 +130,7 @@ int64_t Worker::AfterTurn(int64_t now_ns, int events) {
   timeouts_.Expire(now_ns);
   governor_.OnTurnEnd(now_ns, events, connections_.FreeClosed());
   PublishGauges(now_ns);
+  turn_end_.Run();
   if (drainer_.draining() && connections_.empty()) loop_.Quit();
   return NextDeadlineNs(now_ns);
 }
@@ -173,7 +182,7 @@ void Worker::PublishGauges(int64_t now_ns) {
 }
 
 int64_t Worker::NextDeadlineNs(int64_t now_ns) const {
-  if (!ready_.empty() || waiting_next_ < waiting_.size()) return 0;
+  if (!ready_.empty() || waiting_next_ < waiting_.size() || turn_end_.pending()) return 0;
   int64_t next = std::min({governor_.NextDeadlineNs(now_ns), late_.NextDeadlineNs(),
                            timeouts_.NextDeadlineNs(), drainer_.NextDeadlineNs(),
                            upstreams_.NextDeadlineNs()});

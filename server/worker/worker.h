@@ -44,6 +44,7 @@
 #include "server/worker/memory_governor.h"
 #include "server/worker/probation.h"
 #include "server/worker/timeouts.h"
+#include "server/worker/turn_end_hooks.h"
 
 namespace server {
 
@@ -117,6 +118,8 @@ class Worker : private Connection::Host {
   ProbationSet probation_;
   common::LogLimiter log_limiter_{10};  // client-provoked warnings: at most 10 lines a second
   Transports transports_;
+  TurnEndHooks turn_end_;
+  const handlers::HandlerContext context_;  // the server's, with this worker's turn_end_
   LateAnswers late_;
   const Connection::Env env_;
   // Declared after what a connection uses: destroyed before it.
