@@ -31,14 +31,31 @@ void AnswerLink::Complete(uint64_t request, absl::Status status, std::string pay
       return target_->OnLateAnswer(request, std::move(bytes), is_error, close_after);
     }
   }
-  loop_->Post([self = handlers::internal::SinkRef<AnswerLink>(this), request,
-               bytes = std::move(bytes), is_error, close_after]() mutable {
-        if (self->target_ == nullptr) {
-          self->discarded_->Add(1);  // its connection closed first
-          return;
-        }
-        self->target_->OnLateAnswer(request, std::move(bytes), is_error, close_after);
-      });
+  bool first;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    first = queued_.empty();
+    queued_.push_back({request, std::move(bytes), is_error, close_after});
+  }
+  // The task that is posted already delivers this answer too. If the loop has stopped, the
+  // answers stay queued and go with the link.
+  if (first) loop_->Post([self = handlers::internal::SinkRef<AnswerLink>(this)] { self->Deliver(); });
+}
+
+void AnswerLink::Deliver() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    delivering_.swap(queued_);
+  }
+  for (Answer& answer : delivering_) {
+    if (target_ == nullptr) {  // its connection closed first (perhaps after an answer here)
+      discarded_->Add(1);
+      continue;
+    }
+    target_->OnLateAnswer(answer.request, std::move(answer.frame), answer.is_error,
+                          answer.close_after);
+  }
+  delivering_.clear();
 }
 
 void AnswerLink::Misused(uint64_t request, absl::string_view what) {

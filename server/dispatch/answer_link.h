@@ -1,7 +1,9 @@
 // AnswerLink: how an answer given later, on any thread, finds its session.
 //
 // A handler's Completion (handlers/handler.h) holds a link, not the session: the link encodes
-// the reply frame on the completing thread, then posts it to the session's event loop. There,
+// the reply frame on the completing thread, queues it, and posts one task to the session's
+// event loop for the answers queued until it runs (a group commit answers a connection's
+// pipelined writes together: one task, not a task and an allocation each). There,
 // and only there, the link knows whether the session still exists (Cut() is called on the loop
 // when its connection closes), so a late answer can never touch freed memory: it is discarded
 // and counted. One that comes after the loop itself has stopped (the server is past its
@@ -20,8 +22,10 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/event_loop.h"
 #include "handlers/answers.h"
@@ -67,6 +71,15 @@ class AnswerLink : public handlers::internal::AnswerSink {
   }
 
  private:
+  struct Answer {
+    uint64_t request;
+    std::string frame;
+    bool is_error;
+    bool close_after;
+  };
+  // Loop thread: hands the queued answers to the target (or discards them if it is gone).
+  void Deliver();
+
   LateAnswerTarget* target_;  // loop thread only; null once cut
   std::atomic<bool> cut_{false};  // the same, for other threads
   const std::shared_ptr<common::TaskQueue> loop_;
@@ -74,6 +87,9 @@ class AnswerLink : public handlers::internal::AnswerSink {
   const uint32_t max_frame_bytes_;
   Counter* const discarded_;
   Counter* const misuse_;
+  std::mutex mu_;
+  std::vector<Answer> queued_;      // guarded by mu_; a task is posted when it stops being empty
+  std::vector<Answer> delivering_;  // loop thread only: kept for its capacity
 };
 
 }  // namespace server

@@ -159,10 +159,11 @@ DispatchResult DispatchFrames(protocol::FrameDecoder& decoder, handlers::Handler
       answered = AnswerInline(request, handler, output.BufferForNextReply(), later,
                               limits.max_frame_bytes);
       if (answered.how == Inline::kAnswered || answered.how == Inline::kFailed) ++result.replies;
-    } else {  // behind a request still waiting: held in order
-      protocol::Buffer held;
+    } else {  // behind a request still waiting: held in order, written where it waits
+      protocol::Buffer& held = order.held_buffer();
+      const size_t before = held.size();
       answered = AnswerInline(request, handler, held, later, limits.max_frame_bytes);
-      if (held.size() > 0) order.PushReady(held.view());
+      if (held.size() > before) order.PushHeld(held.size() - before);
     }
     bool offloaded = false;
     if (answered.how == Inline::kOffloaded) {

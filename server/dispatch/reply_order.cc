@@ -6,14 +6,14 @@
 namespace server {
 
 uint64_t ReplyOrder::Reserve(int64_t started_ns) {
-  places_.push_back({next_id_, false, std::string(), started_ns});
+  places_.push_back({next_id_, false, std::string(), 0, started_ns});
   ++waiting_;
   return next_id_++;
 }
 
-void ReplyOrder::PushReady(absl::string_view frame) {
-  places_.push_back({next_id_++, true, std::string(frame), 0});
-  held_bytes_ += frame.size();
+void ReplyOrder::PushHeld(size_t n) {
+  places_.push_back({next_id_++, true, std::string(), n, 0});
+  held_bytes_ += n;
 }
 
 bool ReplyOrder::IsWaiting(uint64_t id) const {
@@ -46,14 +46,23 @@ bool ReplyOrder::Fill(uint64_t id, std::string frame, int* released, int64_t* st
 int ReplyOrder::Release() {
   int released = 0;
   for (; !empty() && front().ready; ++released) {
-    output_->BufferForNextReply().Append(front().frame);
-    held_bytes_ -= front().frame.size();
-    places_[head_].frame = std::string();  // its bytes are in the output now
+    Place& place = places_[head_];
+    protocol::Buffer& out = output_->BufferForNextReply();
+    if (place.held_size > 0) {  // held replies leave in order: this one is at held_'s front
+      out.Append(held_.view().substr(0, place.held_size));
+      held_.Consume(place.held_size);
+      held_bytes_ -= place.held_size;
+    } else {
+      out.Append(place.frame);
+      held_bytes_ -= place.frame.size();
+      place.frame = std::string();  // its bytes are in the output now
+    }
     ++head_;
   }
-  if (empty()) {  // all out: start again at the front, keeping the capacity
+  if (empty()) {  // all out: start again at the front, keeping the places' capacity
     places_.clear();
     head_ = 0;
+    held_.Clear(/*keep_capacity=*/0);
   } else if (head_ >= places_.size() / 2) {
     // Places keep coming while one waits: drop the spent half (amortised O(1) per place).
     places_.erase(places_.begin(), places_.begin() + head_);

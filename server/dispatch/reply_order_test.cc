@@ -109,5 +109,48 @@ TEST(ReplyOrderTest, MemoryStaysBoundedWhileAPlaceIsAlwaysWaiting) {
   EXPECT_EQ(output.size(), 100000u);
 }
 
+// A reply held behind a waiting one is written in place into the order's buffer; the buffer
+// is a queue (what leaves is consumed) and is freed once nothing is held.
+TEST(ReplyOrderTest, RepliesWrittenInPlaceLeaveInOrderAndNothingIsKeptOnceOut) {
+  protocol::OutputQueue output;
+  ReplyOrder order(&output);
+  const uint64_t first = order.Reserve(0);
+  order.held_buffer().Append("bb");
+  order.PushHeld(2);
+  const uint64_t third = order.Reserve(0);
+  order.held_buffer().Append("dd");
+  order.PushHeld(2);
+  order.held_buffer().Append("eee");
+  order.PushHeld(3);
+  EXPECT_EQ(order.held_bytes(), 7u);
+  int released = 0;
+  int64_t started = 0;
+  ASSERT_TRUE(order.Fill(third, "c", &released, &started));
+  EXPECT_EQ(released, 0);
+  ASSERT_TRUE(order.Fill(first, "a", &released, &started));
+  EXPECT_EQ(released, 5);
+  EXPECT_EQ(output.ToString(), "abbcddeee");
+  EXPECT_TRUE(order.empty());
+  EXPECT_EQ(order.held_bytes(), 0u);
+  EXPECT_EQ(order.held_capacity(), 0u) << "an idle connection holds no buffer";
+}
+
+TEST(ReplyOrderTest, HeldRepliesStayBoundedWhileAPlaceIsAlwaysWaiting) {
+  protocol::OutputQueue output;
+  ReplyOrder order(&output);
+  uint64_t waiting = order.Reserve(0);
+  for (int i = 0; i < 100000; ++i) {  // a held reply behind each waiting place, forever
+    order.PushReady("held");
+    const uint64_t next = order.Reserve(0);
+    int released = 0;
+    int64_t started = 0;
+    ASSERT_TRUE(order.Fill(waiting, "x", &released, &started));
+    ASSERT_EQ(released, 2);
+    waiting = next;
+  }
+  EXPECT_LE(order.held_capacity(), 4096u) << "bytes that left are not kept";
+  EXPECT_EQ(output.size(), 500000u);
+}
+
 }  // namespace
 }  // namespace server
