@@ -104,12 +104,12 @@ void GroupCommit::CommitAndAnswer(std::vector<Entry>& entries) {
   for (Entry& entry : entries) {
     // Stored, or withdrawn if the commit failed, before the answer leaves: a GET sent after a
     // refusal reads what the store has.
-    values_.Done(entry.key, entry.version);
-    Completion done = Spend(entry);
     if (status.ok()) {
-      done.Finish("+");
+      values_.Done(entry.key, entry.version);
+      Spend(entry).Finish("+");
     } else {
-      done.Fail(status);
+      values_.Withdraw(entry.key, entry.version);
+      Spend(entry).Fail(status);
     }
   }
 }

@@ -17,7 +17,8 @@
 //     stored. A write the memory budget has no room to queue is refused (RESOURCE_EXHAUSTED).
 //   - a GET the recent values, the memtable or the block cache answer is answered at once; one
 //     that must read a file is offloaded (Reply::Offload) to a handler thread, where it waits
-//     for the disk. What a GET reads from the store is kept in the recent values.
+//     for the disk. What a GET reads from the store is kept in the recent values, and stays
+//     there across the key's writes.
 // Thread-safe; one instance per connection.
 #ifndef HANDLERS_KV_KV_H_
 #define HANDLERS_KV_KV_H_

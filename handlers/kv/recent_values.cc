@@ -32,7 +32,7 @@ RecentValues::ItemPtr RecentValues::MakeItem(absl::string_view key,
   const size_t capacity = (key.size() + value_size + 15) & ~size_t{15};
   ItemPtr item(new (::operator new(sizeof(Item) + capacity))
                    Item{0, static_cast<uint32_t>(key.size()), static_cast<uint32_t>(value_size),
-                        static_cast<uint32_t>(capacity), false, !value.has_value()});
+                        static_cast<uint32_t>(capacity), false, !value.has_value(), false});
   std::memcpy(item->data(), key.data(), key.size());
   if (value_size > 0) std::memcpy(item->data() + key.size(), value->data(), value_size);
   return item;
@@ -46,8 +46,11 @@ void RecentValues::Trim(Shard& shard) {
   while (shard.bytes > shard_bytes_ && !shard.order.empty()) {
     const std::string& key = shard.order.front();
     auto it = shard.items.find(key);
-    // A pending key's item goes at its Done; a key cached again later has a newer place too.
-    if (it != shard.items.end() && !(*it)->pending) {
+    // A pending key's item goes at its Done (no longer cached: its place here is spent); a key
+    // cached again later has a newer place too.
+    if (it != shard.items.end() && (*it)->pending) {
+      (*it)->cached = false;
+    } else if (it != shard.items.end()) {
       shard.bytes -= BytesOf(**it);
       shard.items.erase(it);
     }
@@ -61,11 +64,13 @@ uint64_t RecentValues::Put(absl::string_view key, std::optional<absl::string_vie
   std::lock_guard<std::mutex> lock(shard.mu);
   ++shard.writes;
   uint64_t version = 1;
+  bool cached = false;
   auto it = shard.items.find(key);
   if (it != shard.items.end()) {
     Item& item = **it;
     // A cached value no longer counts: pending writes are bounded by the commit queue's charge.
     if (!item.pending) shard.bytes -= BytesOf(item);
+    cached = !item.pending || item.cached;
     version = item.version + 1;
     const size_t value_size = value.has_value() ? value->size() : 0;
     if (key.size() + value_size <= item.capacity) {  // in place: readers hold the lock
@@ -74,6 +79,7 @@ uint64_t RecentValues::Put(absl::string_view key, std::optional<absl::string_vie
       if (value_size > 0) std::memcpy(item.data() + key.size(), value->data(), value_size);
       item.version = version;
       item.pending = true;
+      item.cached = cached;
       return version;
     }
     shard.items.erase(it);
@@ -81,16 +87,26 @@ uint64_t RecentValues::Put(absl::string_view key, std::optional<absl::string_vie
   ItemPtr item = MakeItem(key, value);
   item->version = version;
   item->pending = true;
+  item->cached = cached;
   shard.items.insert(std::move(item));
   return version;
 }
 
-void RecentValues::Done(absl::string_view key, uint64_t version) {
+void RecentValues::Finish(absl::string_view key, uint64_t version, bool stored) {
   Shard& shard = ShardOf(key);
   std::lock_guard<std::mutex> lock(shard.mu);
   auto it = shard.items.find(key);
   if (it == shard.items.end() || (*it)->version != version) return;  // a later write
-  shard.items.erase(it);  // pending: not counted in the shard's bytes
+  Item& item = **it;
+  if (!stored || !item.cached || shard_bytes_ == 0) {
+    shard.items.erase(it);  // pending: not counted in the shard's bytes
+    return;
+  }
+  // The store has this value now, and the key keeps its place in the order.
+  item.pending = false;
+  item.cached = false;
+  shard.bytes += BytesOf(item);
+  Trim(shard);
 }
 
 bool RecentValues::Read(absl::string_view key,

@@ -8,18 +8,20 @@
 // whose commit fails (a full disk) is withdrawn before it is answered with the error: a GET
 // after that reads what the store has (docs/kv.md).
 //
-// What a GET read from the store (NOT_FOUND included) is kept here as a cached value until a
-// write of the key replaces it, or `cache_bytes` is exceeded: then the oldest cached keys are
-// dropped, first in first out. A GET answered here costs a hash lookup instead of RocksDB's
-// read path (a memtable and its locks, a superversion, perf counters). A committed write is
-// not kept (the next GET of its key reads the store, and caches that): in a flood of SETs
-// this stays the size of the commit queue, where every key it held would cost each SET a
-// lookup in a table far larger than the CPU's caches.
+// What a GET read from the store (NOT_FOUND included) is kept here as a cached value, and stays
+// cached across the writes of its key (with the value written, once committed), until
+// `cache_bytes` is exceeded: then the oldest cached keys are dropped, first in first out. A GET
+// answered here costs a hash lookup instead of RocksDB's read path (a memtable and its locks, a
+// superversion, perf counters). A committed write of a key no GET read is not kept (the next
+// GET of it reads the store, and caches that): in a flood of SETs this stays the size of the
+// commit queue, where every key it held would cost each SET a lookup in a table far larger
+// than the CPU's caches.
 //
 //   RecentValues values(/*cache_bytes=*/64 << 20);
 //   uint64_t version = values.Put("a", "1");      // DEL: Put("a", std::nullopt)
 //   values.Read("a", [](std::optional<absl::string_view> value) { /* "1" */ }, &ticket);
-//   values.Done("a", version);                   // committed, or withdrawn: gone from here
+//   values.Done("a", version);                   // committed: gone, or cached if "a" was
+//   // values.Withdraw("a", version);            // or its commit failed: gone
 //   if (!values.Read("b", ..., &ticket)) values.Fill("b", ticket, value_read_from_the_store);
 //
 // Put and Done of one key must come in the order its writes are committed (GroupCommit makes
@@ -50,9 +52,14 @@ class RecentValues {
   // Records a write of `key` (`value`; nullopt: a DEL), replacing what is here for the key.
   // Returns its version, for Done().
   uint64_t Put(absl::string_view key, std::optional<absl::string_view> value);
-  // The write `version` of `key` was committed, or withdrawn: forgotten (a GET reads the store),
-  // unless a later write of the key is pending (which stays until its own Done).
-  void Done(absl::string_view key, uint64_t version);
+  // The write `version` of `key` was committed: it stays as the key's cached value if the key
+  // was cached when written, and is forgotten otherwise (a GET reads the store). A later write
+  // of the key still pending stays until its own Done.
+  void Done(absl::string_view key, uint64_t version) { Finish(key, version, /*stored=*/true); }
+  // The write `version` of `key` was not stored (its commit failed): forgotten, cached or not.
+  void Withdraw(absl::string_view key, uint64_t version) {
+    Finish(key, version, /*stored=*/false);
+  }
 
   // If `key` is here, calls `read` with its value (nullopt: deleted, or not in the store), under
   // the shard's lock, and returns true. Otherwise returns false and sets `ticket`, for Fill().
@@ -79,6 +86,7 @@ class RecentValues {
     uint32_t capacity;  // bytes after the header
     bool pending;
     bool deleted;  // or not in the store
+    bool cached;   // pending: a GET's value was here when it was written, so it stays once done
     char* data() { return reinterpret_cast<char*>(this + 1); }
     const char* data() const { return reinterpret_cast<const char*>(this + 1); }
     absl::string_view key() const { return absl::string_view(data(), key_size); }
@@ -122,6 +130,7 @@ class RecentValues {
   static int64_t BytesOf(const Item& item);
   // Drops the oldest cached keys until the shard is within its bytes.
   void Trim(Shard& shard);
+  void Finish(absl::string_view key, uint64_t version, bool stored);
 
   const int64_t shard_bytes_;
   std::array<Shard, kShards> shards_;

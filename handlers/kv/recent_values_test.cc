@@ -60,7 +60,7 @@ TEST(RecentValuesTest, TheLatestWriteOfAKeyStaysPendingUntilItsOwnDone) {
   EXPECT_EQ(Seen(values, "a"), "none");
 }
 
-TEST(RecentValuesTest, ReadsFillTheCacheUntilAWriteReplacesThem) {
+TEST(RecentValuesTest, ReadsFillTheCacheAndACachedKeyStaysCachedAcrossItsWrites) {
   RecentValues values(/*cache_bytes=*/1 << 20);
   values.Fill("a", Ticket(values, "a"), "from the store");
   EXPECT_EQ(Seen(values, "a"), "from the store");
@@ -69,7 +69,13 @@ TEST(RecentValuesTest, ReadsFillTheCacheUntilAWriteReplacesThem) {
   const uint64_t version = values.Put("a", Value("written"));
   EXPECT_EQ(Seen(values, "a"), "written");
   values.Done("a", version);
-  EXPECT_EQ(Seen(values, "a"), "none") << "the store has the write: read there, not cached";
+  EXPECT_EQ(Seen(values, "a"), "written") << "committed, the write is the cached value";
+  values.Done("gone", values.Put("gone", Value(std::string(100, 'x'))));  // not in place
+  EXPECT_EQ(Seen(values, "gone"), std::string(100, 'x'));
+  values.Withdraw("a", values.Put("a", Value("refused")));
+  EXPECT_EQ(Seen(values, "a"), "none") << "a write not stored leaves nothing: read the store";
+  values.Done("new", values.Put("new", Value("1")));
+  EXPECT_EQ(Seen(values, "new"), "none") << "a key no GET read is not kept once committed";
   // Without a cache nothing is kept.
   RecentValues uncached(/*cache_bytes=*/0);
   uncached.Fill("a", Ticket(uncached, "a"), "from the store");
@@ -113,6 +119,30 @@ TEST(RecentValuesTest, TheCacheDropsTheOldestKeysPastItsBytesButNeverAPendingWri
     values.Done(absl::StrCat("p", i), versions[i]);
   }
   EXPECT_LE(values.size(), 64u);
+}
+
+// Cached keys written and committed count again, and the bound holds: those whose place in the
+// order was spent while their write was pending are not kept.
+TEST(RecentValuesTest, CachedKeysWrittenStayWithinTheCacheBytes) {
+  constexpr int64_t kCacheBytes = 64 << 10;
+  RecentValues values(kCacheBytes);
+  const std::string value(1000, 'v');
+  for (int i = 0; i < 60; ++i) {
+    const std::string key = absl::StrCat("k", i);
+    values.Fill(key, Ticket(values, key), value);
+  }
+  const size_t cached = values.size();
+  ASSERT_GE(cached, 40u);
+  std::vector<uint64_t> versions;
+  for (int i = 0; i < 60; ++i) versions.push_back(values.Put(absl::StrCat("k", i), Value(value)));
+  for (int i = 0; i < 1000; ++i) {  // reads of other keys push the written ones out of the order
+    const std::string key = absl::StrCat("r", i);
+    values.Fill(key, Ticket(values, key), value);
+  }
+  for (int i = 0; i < 60; ++i) values.Done(absl::StrCat("k", i), versions[i]);
+  EXPECT_EQ(Seen(values, "k0"), "none") << "its place was spent: not kept";
+  EXPECT_LE(values.size(), 64u);
+  EXPECT_EQ(Seen(values, "r999"), value);
 }
 
 }  // namespace
