@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
 #include "protocol/output_queue.h"
 
@@ -92,19 +93,26 @@ TEST(ReplyOrderTest, WaitingPlacesListsOnlyUnanswered) {
   EXPECT_EQ(output.ToString(), "axbcd");
 }
 
-TEST(ReplyOrderTest, MemoryStaysBoundedWhileAPlaceIsAlwaysWaiting) {
-  protocol::OutputQueue output;
-  ReplyOrder order(&output);
+// One request always in flight for `rounds` rounds: each round answers it ("x"), with `held`
+// (unless empty) ready behind it, and takes the next place; the answers flow out as they come.
+void AnswersFlowBehindOneWaiting(ReplyOrder& order, int rounds, absl::string_view held) {
   uint64_t waiting = order.Reserve(0);
-  for (int i = 0; i < 100000; ++i) {  // one request always in flight, answers flowing behind it
+  for (int i = 0; i < rounds; ++i) {
+    if (!held.empty()) order.PushReady(held);
     const uint64_t next = order.Reserve(0);
     int released = 0;
     int64_t started = 0;
     ASSERT_TRUE(order.Fill(waiting, "x", &released, &started));
-    ASSERT_EQ(released, 1);
+    ASSERT_EQ(released, held.empty() ? 1 : 2);
     waiting = next;
     ASSERT_EQ(order.size(), 1u);
   }
+}
+
+TEST(ReplyOrderTest, MemoryStaysBoundedWhileAPlaceIsAlwaysWaiting) {
+  protocol::OutputQueue output;
+  ReplyOrder order(&output);
+  ASSERT_NO_FATAL_FAILURE(AnswersFlowBehindOneWaiting(order, 100000, ""));
   EXPECT_LE(order.capacity(), 4u) << "spent places are not kept";
   EXPECT_EQ(output.size(), 100000u);
 }
@@ -138,16 +146,8 @@ TEST(ReplyOrderTest, RepliesWrittenInPlaceLeaveInOrderAndNothingIsKeptOnceOut) {
 TEST(ReplyOrderTest, HeldRepliesStayBoundedWhileAPlaceIsAlwaysWaiting) {
   protocol::OutputQueue output;
   ReplyOrder order(&output);
-  uint64_t waiting = order.Reserve(0);
-  for (int i = 0; i < 100000; ++i) {  // a held reply behind each waiting place, forever
-    order.PushReady("held");
-    const uint64_t next = order.Reserve(0);
-    int released = 0;
-    int64_t started = 0;
-    ASSERT_TRUE(order.Fill(waiting, "x", &released, &started));
-    ASSERT_EQ(released, 2);
-    waiting = next;
-  }
+  // A held reply behind each waiting place, forever.
+  ASSERT_NO_FATAL_FAILURE(AnswersFlowBehindOneWaiting(order, 100000, "held"));
   EXPECT_LE(order.held_capacity(), 4096u) << "bytes that left are not kept";
   EXPECT_EQ(output.size(), 500000u);
 }
