@@ -236,7 +236,8 @@ TEST(AsyncE2eTest, AnsweredLaterCountsOnlyDeferredRequests) {
 // A misuse (handlers/handler.h): a debug build stops, naming it; a release build answers
 // INTERNAL, counts it, and goes on.
 TEST(AsyncE2eTest, ACompletionDroppedUnfinishedStopsADebugBuildOrAnswersInternal) {
-  ServerProcess server = ServerProcess::Start({"--handler=later"}, "tests/test_server").value();
+  ServerProcess server =
+      ServerProcess::Start({"--handler=later", "--later_misuse"}, "tests/test_server").value();
   auto c = ConnectTo(server.port());
   ASSERT_NE(c, nullptr);
   absl::StatusOr<client::Client::Reply> reply = c->Call("drop");

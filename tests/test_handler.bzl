@@ -11,5 +11,6 @@ def test_handler(name, srcs):
             "//handlers:handler",
             "//handlers:registry",
             "@system//:absl",
+            "@system//:gflags",
         ],
     )

@@ -1,8 +1,10 @@
 // `later`: exercises Reply::Defer() from the test suite. Requests:
 //   "now:TEXT"          answered inline with TEXT
 //   "defer:MS:TEXT"     deferred; another thread answers TEXT after MS milliseconds
-//   "drop"              deferred, and the completion destroyed unfinished: a misuse (a debug
-//                       build stops; a release build answers INTERNAL)
+//   "drop"              with --later_misuse only: deferred, and the completion destroyed
+//                       unfinished, a misuse (a debug build stops; a release build answers
+//                       INTERNAL). Without the flag it is an unknown request, so the handler
+//                       kit's fuzzer, which finds "drop" on its own, sees a correct handler.
 //   "close:TEXT"        answered inline with TEXT, then the server closes the connection
 //   "fail-later:MS"     deferred; answered with an INVALID_ARGUMENT error after MS milliseconds
 //   "close-later:MS:TEXT"  deferred; answered TEXT after MS milliseconds, then the server closes
@@ -18,7 +20,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "gflags/gflags.h"
 #include "handlers/registry.h"
+
+DEFINE_bool(later_misuse, false,
+            "later handler (test only): \"drop\" destroys its completion unfinished, a misuse "
+            "that stops a debug build.");
 
 namespace {
 
@@ -31,7 +38,7 @@ class LaterHandler : public handlers::Handler {
     } else if (absl::ConsumePrefix(&request, "close:")) {
       reply.Append(request);
       reply.CloseAfterReply();
-    } else if (request == "drop") {
+    } else if (request == "drop" && FLAGS_later_misuse) {
       handlers::Completion dropped = reply.Defer();
     } else if (absl::ConsumePrefix(&request, "defer:") ||
                absl::ConsumePrefix(&request, "fail-later:") ||
