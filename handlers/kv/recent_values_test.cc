@@ -91,8 +91,11 @@ TEST(RecentValuesTest, AReadIsNotCachedIfAWriteCameBetweenItsMissAndItsFill) {
   EXPECT_EQ(Seen(values, "b"), "none");
   // Even if the write was of another key (of the same shard, or not: the shard is not known
   // here): at worst a fill is skipped.
+  // 400 keys: none of them is in c's shard but once in 10^11 (the hash's seed changes per run).
   const uint64_t other = Ticket(values, "c");
-  for (int i = 0; i < 64; ++i) values.Done(absl::StrCat("k", i), values.Put(absl::StrCat("k", i), std::nullopt));
+  for (int i = 0; i < 400; ++i) {
+    values.Done(absl::StrCat("k", i), values.Put(absl::StrCat("k", i), std::nullopt));
+  }
   values.Fill("c", other, "maybe old");
   // Once nothing was written since the miss, the fill is kept.
   values.Fill("c", Ticket(values, "c"), "current");
@@ -127,19 +130,22 @@ TEST(RecentValuesTest, CachedKeysWrittenStayWithinTheCacheBytes) {
   constexpr int64_t kCacheBytes = 64 << 10;
   RecentValues values(kCacheBytes);
   const std::string value(1000, 'v');
-  for (int i = 0; i < 60; ++i) {
+  // Three such values fill a shard's 4 KiB. 120 keys, 7.5 a shard, fill nearly all 16 shards
+  // whatever the hash's seed (it changes per run); sixty left a shard short too often.
+  constexpr int kKeys = 120;
+  for (int i = 0; i < kKeys; ++i) {
     const std::string key = absl::StrCat("k", i);
     values.Fill(key, Ticket(values, key), value);
   }
   const size_t cached = values.size();
   ASSERT_GE(cached, 40u);
   std::vector<uint64_t> versions;
-  for (int i = 0; i < 60; ++i) versions.push_back(values.Put(absl::StrCat("k", i), Value(value)));
+  for (int i = 0; i < kKeys; ++i) versions.push_back(values.Put(absl::StrCat("k", i), Value(value)));
   for (int i = 0; i < 1000; ++i) {  // reads of other keys push the written ones out of the order
     const std::string key = absl::StrCat("r", i);
     values.Fill(key, Ticket(values, key), value);
   }
-  for (int i = 0; i < 60; ++i) values.Done(absl::StrCat("k", i), versions[i]);
+  for (int i = 0; i < kKeys; ++i) values.Done(absl::StrCat("k", i), versions[i]);
   EXPECT_EQ(Seen(values, "k0"), "none") << "its place was spent: not kept";
   EXPECT_LE(values.size(), 64u);
   EXPECT_EQ(Seen(values, "r999"), value);
