@@ -8,6 +8,12 @@
 #include "common/thread_name.h"
 
 namespace handlers {
+namespace {
+
+// The room for queued keys and values kept from one batch to the next (larger is freed).
+constexpr size_t kKeptBytes = 256 << 10;
+
+}  // namespace
 
 void GroupCommit::Start() {
   thread_ = std::thread([this] {
@@ -28,17 +34,21 @@ absl::Status GroupCommit::Add(KvStore::Command::Kind kind, absl::string_view key
         "kv: --max_buffer_memory has no room to queue this command's ", bytes,
         " bytes for the next commit; nothing was written, retry later"));
   }
-  Entry entry{Charge(memory_, bytes), kind, std::string(key), std::string(value), reply.Defer(),
-              0};
+  Charge charge(memory_, bytes);
+  Completion done = reply.Defer();
   bool queued = false, first = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
       // Under mu_, so that the writes of a key are pending in the order they are committed.
-      entry.version = values_.Put(key, kind == KvStore::Command::Kind::kSet
-                                           ? std::optional<absl::string_view>(value)
-                                           : std::nullopt);
-      queue_.push_back(std::move(entry));
+      const uint64_t version = values_.Put(
+          key, kind == KvStore::Command::Kind::kSet ? std::optional<absl::string_view>(value)
+                                                    : std::nullopt);
+      const size_t offset = queued_bytes_.size();
+      queued_bytes_.append(key.data(), key.size());
+      queued_bytes_.append(value.data(), value.size());
+      queue_.push_back({std::move(charge), kind, static_cast<uint32_t>(key.size()),
+                        static_cast<uint32_t>(value.size()), offset, std::move(done), version});
       queued = true;
       first = queue_.size() == 1;
     }
@@ -53,14 +63,9 @@ absl::Status GroupCommit::Add(KvStore::Command::Kind kind, absl::string_view key
     }
     return absl::OkStatus();
   }
-  Spend(entry).Fail(absl::UnavailableError("kv is shutting down"));
+  { Charge given_back = std::move(charge); }  // before the answer leaves
+  done.Fail(absl::UnavailableError("kv is shutting down"));
   return absl::OkStatus();  // answered, through the deferred reply
-}
-
-Completion GroupCommit::Spend(Entry& entry) {
-  Completion done = std::move(entry.done);
-  { Entry spent = std::move(entry); }
-  return done;
 }
 
 void GroupCommit::Stop() {
@@ -74,6 +79,8 @@ void GroupCommit::Stop() {
 
 void GroupCommit::Run() {
   std::vector<Entry> entries;
+  std::string bytes;
+  std::vector<KvStore::Command> commands;
   std::unique_lock<std::mutex> lock(mu_);
   waiting_ = true;  // Start() returns once this thread waits (mu_ is held until it does)
   started_.notify_one();
@@ -81,37 +88,56 @@ void GroupCommit::Run() {
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and everything is committed
     entries.swap(queue_);
+    bytes.swap(queued_bytes_);
     lock.unlock();
-    CommitAndAnswer(entries);
-    entries.clear();
+    CommitAndAnswer(entries, bytes, commands);
     lock.lock();
   }
 }
 
-void GroupCommit::CommitAndAnswer(std::vector<Entry>& entries) {
+void GroupCommit::CommitAndAnswer(std::vector<Entry>& entries, std::string& bytes,
+                                  std::vector<KvStore::Command>& commands) {
   if (before_commit_) before_commit_(entries.size());
-  std::vector<KvStore::Command> commands;
-  commands.reserve(entries.size());
+  auto key_of = [&bytes](const Entry& entry) {
+    return absl::string_view(bytes.data() + entry.offset, entry.key_size);
+  };
   for (const Entry& entry : entries) {
-    commands.push_back({entry.kind, entry.key, entry.value});
+    commands.push_back({entry.kind, key_of(entry),
+                        absl::string_view(bytes.data() + entry.offset + entry.key_size,
+                                          entry.value_size)});
   }
   const absl::Status status = store_->Commit(commands);
+  commands.clear();
   if (commits_ != nullptr) commits_->Add(1);
   if (commands_ != nullptr) commands_->Add(static_cast<int64_t>(entries.size()));
   if (!status.ok() && write_errors_ != nullptr) {
     write_errors_->Add(static_cast<int64_t>(entries.size()));
   }
-  for (Entry& entry : entries) {
-    // Stored, or withdrawn if the commit failed, before the answer leaves: a GET sent after a
-    // refusal reads what the store has.
+  // Stored, or withdrawn if the commit failed, before the answers leave: a GET sent after a
+  // refusal reads what the store has.
+  for (const Entry& entry : entries) {
     if (status.ok()) {
-      values_.Done(entry.key, entry.version);
-      Spend(entry).Finish("+");
+      values_.Done(key_of(entry), entry.version);
     } else {
-      values_.Withdraw(entry.key, entry.version);
-      Spend(entry).Fail(status);
+      values_.Withdraw(key_of(entry), entry.version);
     }
   }
+  // The copies freed and the charges given back before the answers leave too: an answered
+  // command holds nothing. The bytes' room is kept for the next batch when it is small (the
+  // queue's and this thread's: 2 x kKeptBytes at most, outside the budget).
+  bytes.clear();
+  if (bytes.capacity() > kKeptBytes) std::string().swap(bytes);
+  for (Entry& entry : entries) {
+    Charge given_back = std::move(entry.charge);
+  }
+  for (Entry& entry : entries) {
+    if (status.ok()) {
+      entry.done.Finish("+");
+    } else {
+      entry.done.Fail(status);
+    }
+  }
+  entries.clear();
 }
 
 }  // namespace handlers

@@ -85,8 +85,8 @@ class GroupCommit : public TurnEndHook {
   }
 
  private:
-  // Bytes charged to the budget, given back when this is destroyed with its entry (Spend, or
-  // an entry dropped unanswered).
+  // Bytes charged to the budget, given back when this is destroyed (before its command is
+  // answered, or with an entry dropped unanswered).
   class Charge {
    public:
     Charge(MemoryAccount* memory, int64_t bytes) : memory_(memory), bytes_(bytes) {}
@@ -105,19 +105,21 @@ class GroupCommit : public TurnEndHook {
     MemoryAccount* memory_;  // null: nothing to give back
     int64_t bytes_;
   };
+  // A queued command. Its key and value are copied, one after the other, into the queue's
+  // bytes (queued_bytes_), not into strings of its own: a write then costs no allocation here,
+  // where each would be freed on another thread than the one that made it (glibc's slow path).
   struct Entry {
-    Charge charge;  // first: given back last, after the copies it pays for are freed
+    Charge charge;
     KvStore::Command::Kind kind;
-    std::string key;
-    std::string value;  // kSet only
+    uint32_t key_size;
+    uint32_t value_size;  // kSet only
+    size_t offset;        // of its key in the queue's bytes; its value follows
     Completion done;
     uint64_t version;  // in values_
   };
-  // Frees the entry's copies and gives back its charge, before its answer leaves: an answered
-  // command holds nothing. Returns its completion.
-  static Completion Spend(Entry& entry);
   void Run();
-  void CommitAndAnswer(std::vector<Entry>& entries);
+  void CommitAndAnswer(std::vector<Entry>& entries, std::string& bytes,
+                       std::vector<KvStore::Command>& commands);
 
   KvStore* const store_;
   HandlerCounter* const commits_;
@@ -132,6 +134,7 @@ class GroupCommit : public TurnEndHook {
   std::condition_variable started_;
   bool waiting_ = false;      // guarded by mu_: the thread has started
   std::vector<Entry> queue_;  // guarded by mu_
+  std::string queued_bytes_;  // guarded by mu_: the queued keys and values (Entry::offset)
   bool stopping_ = false;     // guarded by mu_
 };
 

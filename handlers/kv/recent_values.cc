@@ -25,17 +25,37 @@ RecentValues::Shard& RecentValues::ShardOf(absl::string_view key) {
   return shards_[(ItemHash()(key) >> 48) % kShards];
 }
 
-RecentValues::ItemPtr RecentValues::MakeItem(absl::string_view key,
+RecentValues::ItemPtr RecentValues::MakeItem(Shard& shard, absl::string_view key,
                                              std::optional<absl::string_view> value) {
   const size_t value_size = value.has_value() ? value->size() : 0;
   // Rounded up, so that a later value of about the same size is written in place.
   const size_t capacity = (key.size() + value_size + 15) & ~size_t{15};
-  ItemPtr item(new (::operator new(sizeof(Item) + capacity))
-                   Item{0, static_cast<uint32_t>(key.size()), static_cast<uint32_t>(value_size),
-                        static_cast<uint32_t>(capacity), false, !value.has_value(), false});
+  ItemPtr item;
+  // A spare at most twice the size: a small value does not pin a large block.
+  if (!shard.spare.empty() && shard.spare.back()->capacity >= capacity &&
+      shard.spare.back()->capacity <= 2 * capacity) {
+    item = std::move(shard.spare.back());
+    shard.spare.pop_back();
+  } else {
+    item.reset(new (::operator new(sizeof(Item) + capacity)) Item{});
+    item->capacity = static_cast<uint32_t>(capacity);
+  }
+  item->version = 0;
+  item->key_size = static_cast<uint32_t>(key.size());
+  item->value_size = static_cast<uint32_t>(value_size);
+  item->pending = false;
+  item->deleted = !value.has_value();
+  item->cached = false;
   std::memcpy(item->data(), key.data(), key.size());
   if (value_size > 0) std::memcpy(item->data() + key.size(), value->data(), value_size);
   return item;
+}
+
+void RecentValues::Remove(Shard& shard, Items::iterator it) {
+  Items::node_type node = shard.items.extract(it);
+  if (shard.spare.size() < kSpareItems && node.value()->capacity <= kSpareCapacity) {
+    shard.spare.push_back(std::move(node.value()));
+  }
 }
 
 int64_t RecentValues::BytesOf(const Item& item) {
@@ -52,7 +72,7 @@ void RecentValues::Trim(Shard& shard) {
       (*it)->cached = false;
     } else if (it != shard.items.end()) {
       shard.bytes -= BytesOf(**it);
-      shard.items.erase(it);
+      Remove(shard, it);
     }
     shard.bytes -= static_cast<int64_t>(key.size()) + kOrderOverhead;
     shard.order.pop_front();
@@ -82,9 +102,9 @@ uint64_t RecentValues::Put(absl::string_view key, std::optional<absl::string_vie
       item.cached = cached;
       return version;
     }
-    shard.items.erase(it);
+    Remove(shard, it);
   }
-  ItemPtr item = MakeItem(key, value);
+  ItemPtr item = MakeItem(shard, key, value);
   item->version = version;
   item->pending = true;
   item->cached = cached;
@@ -99,7 +119,7 @@ void RecentValues::Finish(absl::string_view key, uint64_t version, bool stored) 
   if (it == shard.items.end() || (*it)->version != version) return;  // a later write
   Item& item = **it;
   if (!stored || !item.cached || shard_bytes_ == 0) {
-    shard.items.erase(it);  // pending: not counted in the shard's bytes
+    Remove(shard, it);  // pending: not counted in the shard's bytes
     return;
   }
   // The store has this value now, and the key keeps its place in the order.
@@ -129,7 +149,7 @@ void RecentValues::Fill(absl::string_view key, uint64_t ticket,
   Shard& shard = ShardOf(key);
   std::lock_guard<std::mutex> lock(shard.mu);
   if (shard.writes != ticket || shard.items.contains(key)) return;
-  ItemPtr item = MakeItem(key, value.has_value() ? std::optional<absl::string_view>(*value)
+  ItemPtr item = MakeItem(shard, key, value.has_value() ? std::optional<absl::string_view>(*value)
                                                  : std::nullopt);
   shard.bytes += BytesOf(*item) + static_cast<int64_t>(key.size()) + kOrderOverhead;
   shard.items.insert(std::move(item));
@@ -144,6 +164,15 @@ size_t RecentValues::size() const {
     size += shard.items.size();
   }
   return size;
+}
+
+size_t RecentValues::spare_items() const {
+  size_t spare = 0;
+  for (const Shard& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    spare += shard.spare.size();
+  }
+  return spare;
 }
 
 }  // namespace handlers

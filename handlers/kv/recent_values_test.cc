@@ -151,5 +151,40 @@ TEST(RecentValuesTest, CachedKeysWrittenStayWithinTheCacheBytes) {
   EXPECT_EQ(Seen(values, "r999"), value);
 }
 
+// A SET flood's items are freed on the commit thread and made on a worker's: the blocks of
+// items done with are kept for the next writes, a few per shard, and never mix up values.
+TEST(RecentValuesTest, BlocksOfDoneWritesAreReusedByLaterWritesUpToABound) {
+  constexpr size_t kMostSpare = 16 * 32;  // shards x kSpareItems
+  RecentValues values(/*cache_bytes=*/0);
+  const std::string value(64, 'v');
+  std::vector<uint64_t> versions;
+  for (int i = 0; i < 1000; ++i) versions.push_back(values.Put(absl::StrCat("a", i), Value(value)));
+  EXPECT_EQ(values.spare_items(), 0u);
+  for (int i = 0; i < 1000; ++i) values.Done(absl::StrCat("a", i), versions[i]);
+  const size_t spare = values.spare_items();
+  EXPECT_GT(spare, 0u);
+  EXPECT_LE(spare, kMostSpare) << "more blocks kept than the bound";
+
+  // Later writes of about the same size take them, each with its own key and value, whatever
+  // the block held before.
+  auto b_value = [](int i) { return absl::StrCat(std::string(50, 'w'), i); };
+  versions.clear();
+  for (int i = 0; i < 1000; ++i) {
+    versions.push_back(values.Put(absl::StrCat("b", i), Value(b_value(i))));
+  }
+  EXPECT_EQ(values.spare_items(), 0u) << "spare blocks left while new writes allocated";
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(Seen(values, absl::StrCat("b", i)), b_value(i));
+    ASSERT_EQ(Seen(values, absl::StrCat("a", i)), "none");
+  }
+  for (int i = 0; i < 1000; ++i) values.Done(absl::StrCat("b", i), versions[i]);
+  EXPECT_EQ(values.size(), 0u);
+
+  // A large block is not kept.
+  const size_t before = values.spare_items();
+  values.Done("big", values.Put("big", Value(std::string(4096, 'x'))));
+  EXPECT_EQ(values.spare_items(), before) << "a 4 KiB block kept as a spare";
+}
+
 }  // namespace
 }  // namespace handlers
