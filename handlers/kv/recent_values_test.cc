@@ -166,18 +166,20 @@ TEST(RecentValuesTest, BlocksOfDoneWritesAreReusedByLaterWritesUpToABound) {
   EXPECT_LE(spare, kMostSpare) << "more blocks kept than the bound";
 
   // Later writes of about the same size take them, each with its own key and value, whatever
-  // the block held before.
+  // the block held before. Twice as many, so that every shard gets more of them than it has
+  // spares, whatever the hash's seed.
+  constexpr int kLater = 2000;
   auto b_value = [](int i) { return absl::StrCat(std::string(50, 'w'), i); };
   versions.clear();
-  for (int i = 0; i < 1000; ++i) {
+  for (int i = 0; i < kLater; ++i) {
     versions.push_back(values.Put(absl::StrCat("b", i), Value(b_value(i))));
   }
   EXPECT_EQ(values.spare_items(), 0u) << "spare blocks left while new writes allocated";
-  for (int i = 0; i < 1000; ++i) {
+  for (int i = 0; i < kLater; ++i) {
     ASSERT_EQ(Seen(values, absl::StrCat("b", i)), b_value(i));
     ASSERT_EQ(Seen(values, absl::StrCat("a", i)), "none");
   }
-  for (int i = 0; i < 1000; ++i) values.Done(absl::StrCat("b", i), versions[i]);
+  for (int i = 0; i < kLater; ++i) values.Done(absl::StrCat("b", i), versions[i]);
   EXPECT_EQ(values.size(), 0u);
 
   // A large block is not kept.
