@@ -12,7 +12,10 @@
 # other, so their ratios come from one moment of the machine. Pairings: kv --kv_sync=true beside
 # Redis `appendonly yes` + `appendfsync always`; kv --kv_sync=false beside Redis without
 # persistence. Each row prints throughput, p99 latency and each server's CPU seconds per million
-# requests (from /proc, user + system). Installs redis-server and redis-tools if missing (apt-get;
+# requests (from /proc, user + system). Before its first row each server gets WARMUP seconds
+# (default 2; 0: none, as the tables before 2026-12-07's last were made) of SETs at pipeline 16,
+# not measured, so that no server's first row is measured cold (a fresh database, log and page
+# cache): all three get the same. Installs redis-server and redis-tools if missing (apt-get;
 # as root). Everything runs on loopback and stops at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +26,7 @@ CONNECTIONS=${CONNECTIONS:-50}
 KEYS=${KEYS:-100000}
 VALUE_BYTES=${VALUE_BYTES:-64}
 CROSSCHECK=${CROSSCHECK:-0}
+WARMUP=${WARMUP:-2}
 PORT_BASE=${PORT_BASE:-19100}
 
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
@@ -71,6 +75,14 @@ print("|".join([sys.argv[1], "%.0f" % r["throughput_rps"], "%.0f" % r["latency_u
   tail -n 1 "$results" | awk -F'|' '{ printf "  %-7s %-11s P=%-2s %-8s %9s req/s  p99 %6s us  cpu %6s s/M req  errors %s mismatches %s\n", $2, $3, $4, $5, $6, $7, $8, $9, $10 }'
 }
 
+warm() {  # warm PORT PROTOCOL: WARMUP s of SETs at pipeline 16, not measured
+  [[ $WARMUP == 0 ]] && return 0
+  "$bin/client/client" --port="$1" --protocol="$2" --bench --threads=1 \
+    --connections="$CONNECTIONS" --pipeline=16 --duration_s="$WARMUP" --kv_mix=set:1 \
+    --keys="$KEYS" --payload_bytes="$VALUE_BYTES" >/dev/null 2>&1 ||
+    { echo "the warm-up of the server on port $1 failed" >&2; return 1; }
+}
+
 start_kv() {  # start_kv NAME PORT SYNC [FLAGS...]: the server's PID in $started
   local name=$1 port=$2 sync=$3
   shift 3
@@ -111,6 +123,7 @@ for run in $(seq "$RUNS"); do
     start_kv kv1 $((PORT_BASE + 1)) "$sync" --workers=1; kv1=$started
     start_kv kvd $((PORT_BASE + 2)) "$sync"; kvd=$started
     start_redis $((PORT_BASE + 3)) "$aof"; redis=$started
+    warm $((PORT_BASE + 1)) framed; warm $((PORT_BASE + 2)) framed; warm $((PORT_BASE + 3)) resp
     # SETs first: they fill the keys the GETs then read.
     for mix in set:1 get:1 set:1,get:9; do
       for pipeline in 1 16; do
