@@ -122,12 +122,14 @@ TEST(LimitsTest, SlowlorisTricklingBytesStillTimesOut) {
 }
 
 TEST(LimitsTest, IdleConnectionTimesOutButActiveOneDoesNot) {
-  ServerProcess server = ServerProcess::Start({"--idle_timeout_ms=400"}).value();
+  // The timeout is well above the active client's 100 ms between calls, so that only a stall
+  // of the test of more than a second, not a scheduling hiccup, would let it expire.
+  ServerProcess server = ServerProcess::Start({"--idle_timeout_ms=1500"}).value();
   auto idle = ConnectTo(server.port());
   ASSERT_NE(idle, nullptr);
   auto active = ConnectTo(server.port());
   ASSERT_NE(active, nullptr);
-  for (int i = 0; i < 8; ++i) {  // 800 ms of traffic every 100 ms
+  for (int i = 0; i < 20; ++i) {  // 2 s of traffic every 100 ms: past the idle one's timeout
     ASSERT_EQ(PayloadOf(active->Call("ping")), "ping");
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -99,9 +100,11 @@ class DrainerTest : public ::testing::Test, public Connection::Host {
     for (int fd : clients_) close(fd);
   }
 
-  Connection* Open(int* client) {
+  // `server_fd`, if given, receives the server's end (owned by the connection).
+  Connection* Open(int* client, int* server_fd = nullptr) {
     const auto [server_end, client_end] = LoopbackPair();
     *client = client_end;
+    if (server_fd != nullptr) *server_fd = server_end;
     clients_.push_back(client_end);
     Connection* c =
         set_.Add(std::make_unique<Connection>(server_end, next_id_++, &served_, &env_));
@@ -195,11 +198,15 @@ TEST_F(DrainerTest, AConnectionOwedADeferredReplyStaysOpenUntilItIsAnswered) {
 }
 
 TEST_F(DrainerTest, ARequestStillInTheSocketIsAnsweredBeforeTheConnectionCloses) {
-  int client = -1;
-  Connection* c = Open(&client);
+  int client = -1, server_end = -1;
+  Connection* c = Open(&client, &server_end);
   Request(client, "hello");
   drainer_.Begin(kDeadline);
   ASSERT_TRUE(WriteAll(client, Frame("last words")));  // not read by the loop yet
+  // In the server end's socket: send() returning does not promise that they are there yet,
+  // and a connection with nothing to read is done.
+  pollfd readable{server_end, POLLIN, 0};
+  ASSERT_EQ(poll(&readable, 1, 5000), 1) << "the request never reached the server's end";
   drainer_.OnTurnEnd(kT0);
   EXPECT_FALSE(c->closed());
 
