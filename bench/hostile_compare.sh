@@ -28,7 +28,7 @@ ulimit -n "$(ulimit -Hn)"
 mkdir -p "$OUT"
 
 pid=
-trap '[[ -n $pid ]] && kill $pid 2>/dev/null; wait 2>/dev/null' EXIT
+trap '[[ -n $pid ]] && kill $pid 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 
 wait_for_port() {
   for _ in $(seq 100); do

@@ -30,7 +30,7 @@ epoll_pid=$!
 "$bin/server/server" --port="$URING_PORT" --workers=1 --io=io_uring \
   --logtostderr=false --stderrthreshold=2 2>/dev/null &
 uring_pid=$!
-trap 'kill $baseline_pid $epoll_pid $uring_pid 2>/dev/null; wait 2>/dev/null' EXIT
+trap 'kill $baseline_pid $epoll_pid $uring_pid 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 sleep 1
 
 # CPU time of a process in clock ticks (utime + stime, fields 14 and 15 of /proc/PID/stat).

@@ -21,7 +21,7 @@ PORT=${PORT:-19111}
 bin=$(./bazelw info --config=bench bazel-bin 2>/dev/null)
 work=$(mktemp -d)
 pid=
-trap '[[ -n $pid ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap '[[ -n $pid ]] && kill "$pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 flood() {  # flood MEMTABLE_BYTES BLOCK_CACHE_BYTES MAX_BUFFER_MEMORY
   local memtable=$1 cache=$2 budget=$3

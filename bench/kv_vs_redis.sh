@@ -38,7 +38,7 @@ fi
 bin=$(./bazelw info --config=bench bazel-bin 2>/dev/null)
 work=$(mktemp -d)
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 results=$work/results  # "run|pairing|workload|P|server|rps|p99|cpu_per_million|errors|mismatches"
 
 cpu_seconds() {  # of a process, from /proc/PID/stat (utime + stime)

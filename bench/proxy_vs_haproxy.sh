@@ -54,7 +54,7 @@ backend servers
     server b2 127.0.0.1:$B2
 EOF
 haproxy -db -f "$work/haproxy.cfg" 2>"$work/haproxy.log" & haproxy_pid=$!
-trap 'kill $b1_pid $b2_pid $proxy_pid $haproxy_pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $b1_pid $b2_pid $proxy_pid $haproxy_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 sleep 1
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

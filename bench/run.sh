@@ -29,7 +29,7 @@ baseline_pid=$!
 "$bin/server/server" --port="$SERVER_PORT" --workers=1 --max_connections=20000 \
   --logtostderr=false --stderrthreshold=2 2>/dev/null &
 server_pid=$!
-trap 'kill $baseline_pid $server_pid 2>/dev/null; wait 2>/dev/null' EXIT
+trap 'kill $baseline_pid $server_pid 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 sleep 1
 
 # Runs one bench and prints "throughput p99_us".
@@ -72,7 +72,7 @@ if [[ ${REDIS:-0} == 1 ]]; then
   redis_port=${REDIS_PORT:-19003}
   redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >/dev/null &
   redis_pid=$!
-  trap 'kill $baseline_pid $server_pid $redis_pid 2>/dev/null; wait 2>/dev/null' EXIT
+  trap 'kill $baseline_pid $server_pid $redis_pid 2>/dev/null || true; wait 2>/dev/null || true' EXIT
   sleep 1
   echo
   printf '%-22s %16s %22s %7s\n' case redis_ping_rps client_on_baseline_rps ratio

@@ -22,7 +22,7 @@ for handler in echo uppercase; do
     --stats_port="${stats_port[$handler]}" --workers=1 $SERVER_FLAGS 2>/dev/null &
   pid[$handler]=$!
 done
-trap 'kill ${pid[echo]} ${pid[uppercase]} 2>/dev/null; wait 2>/dev/null' EXIT
+trap 'kill ${pid[echo]} ${pid[uppercase]} 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 sleep 1
 
 bench() {  # handler seconds rate -> json

@@ -25,7 +25,7 @@ plain_pid=$!
 "$bin/server/server" --port="$TLS_PORT" --workers=1 --logtostderr=false --stderrthreshold=2 \
   --tls_cert="$certs/server.pem" --tls_key="$certs/server.key" 2>/dev/null &
 tls_pid=$!
-trap 'kill $plain_pid $tls_pid 2>/dev/null; wait 2>/dev/null; rm -rf "$certs"' EXIT
+trap 'kill $plain_pid $tls_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$certs"' EXIT
 sleep 1
 tls_flags=(--tls_ca="$certs/ca.pem" --tls_server_name=localhost)
 
