@@ -158,21 +158,11 @@ void RecentValues::Fill(absl::string_view key, uint64_t ticket,
 }
 
 size_t RecentValues::size() const {
-  size_t size = 0;
-  for (const Shard& shard : shards_) {
-    std::lock_guard<std::mutex> lock(shard.mu);
-    size += shard.items.size();
-  }
-  return size;
+  return SumOverShards([](const Shard& shard) { return shard.items.size(); });
 }
 
 size_t RecentValues::spare_items() const {
-  size_t spare = 0;
-  for (const Shard& shard : shards_) {
-    std::lock_guard<std::mutex> lock(shard.mu);
-    spare += shard.spare.size();
-  }
-  return spare;
+  return SumOverShards([](const Shard& shard) { return shard.spare.size(); });
 }
 
 }  // namespace handlers

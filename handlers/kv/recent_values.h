@@ -144,6 +144,16 @@ class RecentValues {
   // Drops the oldest cached keys until the shard is within its bytes.
   void Trim(Shard& shard);
   void Finish(absl::string_view key, uint64_t version, bool stored);
+  // `count` of each shard, under its lock, summed (tests).
+  template <typename Count>
+  size_t SumOverShards(Count count) const {
+    size_t sum = 0;
+    for (const Shard& shard : shards_) {
+      std::lock_guard<std::mutex> lock(shard.mu);
+      sum += count(shard);
+    }
+    return sum;
+  }
 
   const int64_t shard_bytes_;
   std::array<Shard, kShards> shards_;
