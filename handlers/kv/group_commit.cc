@@ -8,12 +8,6 @@
 #include "common/thread_name.h"
 
 namespace handlers {
-namespace {
-
-// The room for queued keys and values kept from one batch to the next (larger is freed).
-constexpr size_t kKeptBytes = 256 << 10;
-
-}  // namespace
 
 void GroupCommit::Start() {
   thread_ = std::thread([this] {
@@ -28,7 +22,9 @@ absl::Status GroupCommit::Add(KvStore::Command::Kind kind, absl::string_view key
                               absl::string_view value, Reply& reply, TurnEnd* turn_end) {
   // Charged before the copies are made (the queue's, and values_'s with its slot): a refused
   // command never holds memory the budget missed.
-  const int64_t bytes = static_cast<int64_t>(sizeof(Entry) + 2 * (key.size() + value.size()) + 64);
+  const size_t copied = key.size() + value.size();
+  const int64_t bytes =
+      static_cast<int64_t>(sizeof(Entry) + ByteBlocks::MostBytesFor(copied) + copied + 64);
   if (memory_ != nullptr && !memory_->TryCharge(bytes)) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "kv: --max_buffer_memory has no room to queue this command's ", bytes,
@@ -44,11 +40,9 @@ absl::Status GroupCommit::Add(KvStore::Command::Kind kind, absl::string_view key
       const uint64_t version = values_.Put(
           key, kind == KvStore::Command::Kind::kSet ? std::optional<absl::string_view>(value)
                                                     : std::nullopt);
-      const size_t offset = queued_bytes_.size();
-      queued_bytes_.append(key.data(), key.size());
-      queued_bytes_.append(value.data(), value.size());
       queue_.push_back({std::move(charge), kind, static_cast<uint32_t>(key.size()),
-                        static_cast<uint32_t>(value.size()), offset, std::move(done), version});
+                        static_cast<uint32_t>(value.size()), queued_bytes_.Copy(key, value),
+                        std::move(done), version});
       queued = true;
       first = queue_.size() == 1;
     }
@@ -79,7 +73,7 @@ void GroupCommit::Stop() {
 
 void GroupCommit::Run() {
   std::vector<Entry> entries;
-  std::string bytes;
+  ByteBlocks bytes;
   std::vector<KvStore::Command> commands;
   std::unique_lock<std::mutex> lock(mu_);
   waiting_ = true;  // Start() returns once this thread waits (mu_ is held until it does)
@@ -88,24 +82,17 @@ void GroupCommit::Run() {
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and everything is committed
     entries.swap(queue_);
-    bytes.swap(queued_bytes_);
+    std::swap(bytes, queued_bytes_);
     lock.unlock();
     CommitAndAnswer(entries, bytes, commands);
     lock.lock();
   }
 }
 
-void GroupCommit::CommitAndAnswer(std::vector<Entry>& entries, std::string& bytes,
+void GroupCommit::CommitAndAnswer(std::vector<Entry>& entries, ByteBlocks& bytes,
                                   std::vector<KvStore::Command>& commands) {
   if (before_commit_) before_commit_(entries.size());
-  auto key_of = [&bytes](const Entry& entry) {
-    return absl::string_view(bytes.data() + entry.offset, entry.key_size);
-  };
-  for (const Entry& entry : entries) {
-    commands.push_back({entry.kind, key_of(entry),
-                        absl::string_view(bytes.data() + entry.offset + entry.key_size,
-                                          entry.value_size)});
-  }
+  for (const Entry& entry : entries) commands.push_back({entry.kind, entry.key(), entry.value()});
   const absl::Status status = store_->Commit(commands);
   commands.clear();
   if (commits_ != nullptr) commits_->Add(1);
@@ -117,16 +104,14 @@ void GroupCommit::CommitAndAnswer(std::vector<Entry>& entries, std::string& byte
   // refusal reads what the store has.
   for (const Entry& entry : entries) {
     if (status.ok()) {
-      values_.Done(key_of(entry), entry.version);
+      values_.Done(entry.key(), entry.version);
     } else {
-      values_.Withdraw(key_of(entry), entry.version);
+      values_.Withdraw(entry.key(), entry.version);
     }
   }
   // The copies freed and the charges given back before the answers leave too: an answered
-  // command holds nothing. The bytes' room is kept for the next batch when it is small (the
-  // queue's and this thread's: 2 x kKeptBytes at most, outside the budget).
-  bytes.clear();
-  if (bytes.capacity() > kKeptBytes) std::string().swap(bytes);
+  // command holds nothing (but one block kept for the next batch, outside the budget).
+  bytes.Clear();
   for (Entry& entry : entries) {
     Charge given_back = std::move(entry.charge);
   }

@@ -35,6 +35,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "handlers/handler.h"
+#include "handlers/kv/byte_blocks.h"
 #include "handlers/kv/kv_store.h"
 #include "handlers/kv/recent_values.h"
 #include "handlers/turn_end.h"
@@ -106,19 +107,22 @@ class GroupCommit : public TurnEndHook {
     int64_t bytes_;
   };
   // A queued command. Its key and value are copied, one after the other, into the queue's
-  // bytes (queued_bytes_), not into strings of its own: a write then costs no allocation here,
-  // where each would be freed on another thread than the one that made it (glibc's slow path).
+  // blocks (queued_bytes_), not into strings of their own: a write then costs no allocation
+  // here, where each would be freed on another thread than the one that made it (glibc's slow
+  // path).
   struct Entry {
     Charge charge;
     KvStore::Command::Kind kind;
     uint32_t key_size;
     uint32_t value_size;  // kSet only
-    size_t offset;        // of its key in the queue's bytes; its value follows
+    const char* data;     // its key, then its value, in the queue's blocks
     Completion done;
     uint64_t version;  // in values_
+    absl::string_view key() const { return absl::string_view(data, key_size); }
+    absl::string_view value() const { return absl::string_view(data + key_size, value_size); }
   };
   void Run();
-  void CommitAndAnswer(std::vector<Entry>& entries, std::string& bytes,
+  void CommitAndAnswer(std::vector<Entry>& entries, ByteBlocks& bytes,
                        std::vector<KvStore::Command>& commands);
 
   KvStore* const store_;
@@ -134,7 +138,7 @@ class GroupCommit : public TurnEndHook {
   std::condition_variable started_;
   bool waiting_ = false;      // guarded by mu_: the thread has started
   std::vector<Entry> queue_;  // guarded by mu_
-  std::string queued_bytes_;  // guarded by mu_: the queued keys and values (Entry::offset)
+  ByteBlocks queued_bytes_;   // guarded by mu_: the queued keys and values (Entry::data)
   bool stopping_ = false;     // guarded by mu_
 };
 
