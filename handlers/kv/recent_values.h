@@ -117,7 +117,8 @@ class RecentValues {
   using Items = absl::flat_hash_set<ItemPtr, ItemHash, ItemEq>;
   // Items a Done freed, kept for the next Puts of the shard: in a flood of SETs each write's
   // item would otherwise be allocated on a worker's thread and freed on the commit thread,
-  // glibc's slow path. At most kSpareItems of at most kSpareCapacity bytes each (272 KiB in all).
+  // glibc's slow path. At most kSpareItems a shard, of at most kSpareCapacity bytes each (under
+  // 280 KiB in all, headers included).
   static constexpr size_t kSpareItems = 32;
   static constexpr uint32_t kSpareCapacity = 512;
   struct Shard {
